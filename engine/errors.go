@@ -1,0 +1,95 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spooldb/spool/mmapfile"
+	"github.com/spooldb/spool/segment"
+)
+
+var (
+	// ErrClosed is returned by every method of a Store after Close.
+	ErrClosed = errors.New("spool: store is closed")
+
+	// ErrFailed is returned by every method of a Store after a write-path
+	// error (msync, fallocate, rename, a memory fault). The store
+	// acknowledges nothing more; reopen it to run recovery. The error
+	// wraps the cause too.
+	ErrFailed = errors.New("spool: store has failed")
+
+	// ErrWrongExpectedVersion is returned (inside a
+	// *WrongExpectedVersionError) when the stream's version does not match
+	// the expected version of an append.
+	ErrWrongExpectedVersion = errors.New("spool: wrong expected version")
+
+	// ErrInvalidStreamID is returned when a stream ID is empty or longer
+	// than MaxStreamIDLen bytes.
+	ErrInvalidStreamID = errors.New("spool: invalid stream ID")
+
+	// ErrInvalidEvent is returned when an event's type is longer than
+	// MaxEventTypeLen bytes.
+	ErrInvalidEvent = errors.New("spool: invalid event")
+
+	// ErrEventTooLarge is returned when one event cannot fit in a segment.
+	ErrEventTooLarge = errors.New("spool: event too large for a segment")
+
+	// ErrBatchTooLarge is returned when the events of one append together
+	// cannot fit in a segment (a batch never spans segments).
+	ErrBatchTooLarge = errors.New("spool: events of one append too large for a segment")
+
+	// ErrTooManyEvents is returned when an append has no events or more
+	// than MaxEventsPerAppend.
+	ErrTooManyEvents = errors.New("spool: wrong number of events in one append")
+
+	// ErrInvalidExpectedVersion is returned for an expected version that is
+	// neither a version (>= 0) nor one of Any, NoStream, StreamExists.
+	ErrInvalidExpectedVersion = errors.New("spool: invalid expected version")
+
+	// ErrInvalidPosition is returned by ReadAll when the position is not
+	// the start of a record, or lies past the end of the log.
+	ErrInvalidPosition = errors.New("spool: invalid log position")
+
+	// ErrInvalidOptions is returned by Open for options that fail
+	// validation.
+	ErrInvalidOptions = errors.New("spool: invalid options")
+
+	// ErrCorrupt is returned (inside a *CorruptionError) when stored bytes
+	// fail their checks: a checksum, a position, a broken chain.
+	ErrCorrupt = segment.ErrCorrupt
+
+	// ErrLocked is returned by Open when another Store holds the directory.
+	ErrLocked = mmapfile.ErrLocked
+)
+
+// CorruptionError locates damaged data: the file, the byte offset in it and
+// what was wrong. errors.Is(err, ErrCorrupt) holds for it.
+type CorruptionError = segment.CorruptionError
+
+// WrongExpectedVersionError carries the versions of a failed expected
+// version check. errors.Is(err, ErrWrongExpectedVersion) holds for it.
+type WrongExpectedVersionError struct {
+	Stream   string
+	Expected int64 // as passed to the call
+	Actual   int64 // the stream's version; NoStream when it has no events
+}
+
+func (e *WrongExpectedVersionError) Error() string {
+	return fmt.Sprintf("spool: wrong expected version for stream %q: expected %s, actual %d",
+		e.Stream, expectedString(e.Expected), e.Actual)
+}
+
+// Unwrap makes errors.Is(err, ErrWrongExpectedVersion) hold.
+func (e *WrongExpectedVersionError) Unwrap() error { return ErrWrongExpectedVersion }
+
+func expectedString(v int64) string {
+	switch v {
+	case Any:
+		return "Any"
+	case NoStream:
+		return "NoStream"
+	case StreamExists:
+		return "StreamExists"
+	}
+	return fmt.Sprint(v)
+}

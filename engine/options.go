@@ -1,0 +1,137 @@
+package engine
+
+import (
+	"fmt"
+	"math/bits"
+	"time"
+
+	"github.com/spooldb/spool/mmapfile"
+	"github.com/spooldb/spool/segment"
+)
+
+// Durability chooses when an append is acknowledged, and so what an
+// acknowledged append survives.
+type Durability int
+
+const (
+	// SyncEachCommit acknowledges an append only after msync(MS_SYNC) of the
+	// pages holding its records returned: acknowledged events survive a
+	// process crash and a power cut. Concurrent appends share one msync
+	// (group commit). The default.
+	SyncEachCommit Durability = iota
+	// SyncInterval acknowledges an append once it is in the mapping and
+	// msyncs every Options.SyncInterval: acknowledged events survive a
+	// process crash; a power cut loses at most the last interval's.
+	SyncInterval
+	// NoSync acknowledges an append once it is in the mapping and msyncs
+	// only on Sync and Close: acknowledged events survive a process crash
+	// (the kernel still holds the pages), not a power cut.
+	NoSync
+)
+
+func (d Durability) String() string {
+	switch d {
+	case SyncEachCommit:
+		return "SyncEachCommit"
+	case SyncInterval:
+		return "SyncInterval"
+	case NoSync:
+		return "NoSync"
+	}
+	return fmt.Sprintf("Durability(%d)", int(d))
+}
+
+// Limits on input, checked by Append.
+const (
+	MaxStreamIDLen     = 1024   // bytes
+	MaxEventTypeLen    = 1024   // bytes
+	MaxEventsPerAppend = 100000 // events in one Append
+)
+
+// Defaults for zero Options fields.
+const (
+	// DefaultSegmentSize is 64 MiB on 64-bit platforms and 16 MiB on 32-bit
+	// ones, where address space is scarce.
+	DefaultSegmentSize  = 64 << 20 >> ((64 - bits.UintSize) / 16)
+	DefaultSyncInterval = 50 * time.Millisecond
+	DefaultIndexSlots   = 1 << 16
+	minSegmentSize      = 64 << 10
+	maxSegmentSize      = 1 << 30
+)
+
+// Options configure a Store. The zero value (or nil) means defaults.
+type Options struct {
+	// Durability is when appends are acknowledged; see the constants.
+	Durability Durability
+	// SyncInterval is how often SyncInterval mode msyncs.
+	SyncInterval time.Duration
+	// SegmentSize is the size of each segment file, between 64 KiB and
+	// 1 GiB. A batch of events must fit in one segment. It applies to new
+	// segments; existing ones keep their size.
+	SegmentSize int64
+	// IndexSlots is the initial number of index slots (rounded up to a
+	// power of two); the index grows by doubling.
+	IndexSlots uint64
+	// SegmentPrep chooses how new segment files are prepared; see
+	// mmapfile.Prep. Zero-fill by default.
+	SegmentPrep mmapfile.Prep
+	// Storage replaces the directory as the place files live; tests use it
+	// for simulated storage. When set, the dir argument of Open only names
+	// the store in messages.
+	Storage mmapfile.FS
+}
+
+// withDefaults returns a copy of o (nil allowed) with zero fields set.
+func (o *Options) withDefaults() Options {
+	var c Options
+	if o != nil {
+		c = *o
+	}
+	if c.SyncInterval == 0 {
+		c.SyncInterval = DefaultSyncInterval
+	}
+	if c.SegmentSize == 0 {
+		c.SegmentSize = DefaultSegmentSize
+	}
+	if c.IndexSlots == 0 {
+		c.IndexSlots = DefaultIndexSlots
+	}
+	return c
+}
+
+// Validate reports the first invalid field of o after defaults are applied.
+func (o *Options) Validate() error {
+	c := o.withDefaults()
+	switch {
+	case c.Durability < SyncEachCommit || c.Durability > NoSync:
+		return fmt.Errorf("%w: unknown durability %d", ErrInvalidOptions, int(c.Durability))
+	case c.SyncInterval < 0:
+		return fmt.Errorf("%w: negative sync interval %v", ErrInvalidOptions, c.SyncInterval)
+	case c.SegmentSize < minSegmentSize || c.SegmentSize > maxSegmentSize:
+		return fmt.Errorf("%w: segment size %d outside [%d, %d]", ErrInvalidOptions, c.SegmentSize, minSegmentSize, maxSegmentSize)
+	case c.SegmentSize%8 != 0:
+		return fmt.Errorf("%w: segment size %d is not a multiple of 8", ErrInvalidOptions, c.SegmentSize)
+	case c.IndexSlots > 1<<40:
+		return fmt.Errorf("%w: %d index slots is too many", ErrInvalidOptions, c.IndexSlots)
+	case c.SegmentPrep != mmapfile.PrepZeroFill && c.SegmentPrep != mmapfile.PrepFallocate:
+		return fmt.Errorf("%w: unknown segment preparation %d", ErrInvalidOptions, int(c.SegmentPrep))
+	}
+	return nil
+}
+
+// String prints the options with defaults applied, for logs and benchmark
+// reports.
+func (o *Options) String() string {
+	c := o.withDefaults()
+	s := fmt.Sprintf("durability=%v segment=%dMiB prep=%v index-slots=%d", c.Durability, c.SegmentSize>>20, c.SegmentPrep, c.IndexSlots)
+	if c.Durability == SyncInterval {
+		s += fmt.Sprintf(" sync-interval=%v", c.SyncInterval)
+	}
+	if c.Storage != nil {
+		s += " storage=custom"
+	}
+	return s
+}
+
+// maxBatchBytes is the largest encoded batch a segment of this size holds.
+func maxBatchBytes(segmentSize int64) int64 { return segmentSize - segment.HeaderSize }

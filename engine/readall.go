@@ -1,0 +1,149 @@
+package engine
+
+import (
+	"fmt"
+	"iter"
+	"time"
+
+	"github.com/spooldb/spool/mmapfile"
+	"github.com/spooldb/spool/segment"
+)
+
+// ReadAll reads the whole log in commit order, starting at log position
+// from (0 for the beginning, or the Position of an event read earlier). It
+// is a snapshot: it ends at the log end as of its start. A position that is
+// not the start of a record, or lies past the end, yields ErrInvalidPosition.
+//
+// Data and Metadata of the events alias mapped memory and are valid only
+// during the loop iteration that received them.
+func (s *Store) ReadAll(from uint64) iter.Seq2[RecordedEvent, error] {
+	return func(yield func(RecordedEvent, error) bool) {
+		lr := logReader{s: s, view: readView{s: s}}
+		defer lr.view.close()
+		if err := lr.start(from); err != nil {
+			yield(RecordedEvent{}, err)
+			return
+		}
+		for lr.pos < lr.snapshot {
+			n, err := lr.fill()
+			for i := range n {
+				if !yield(lr.event(&lr.buf[i]), nil) {
+					return
+				}
+			}
+			if err != nil {
+				yield(RecordedEvent{}, err)
+				return
+			}
+		}
+	}
+}
+
+// logReader is one ReadAll iteration.
+type logReader struct {
+	s        *Store
+	view     readView
+	snapshot uint64
+	pos      uint64
+	seg      *mappedSegment
+	segEnd   uint64 // where seg's data ends: the next segment's base
+	buf      [readChunk]segment.Record
+	strings  stringCache
+}
+
+// start checks from and takes the snapshot.
+func (lr *logReader) start(from uint64) error {
+	s := lr.s
+	s.lifeMu.RLock()
+	defer s.lifeMu.RUnlock()
+	if err := s.usable(); err != nil {
+		return err
+	}
+	lr.snapshot = s.committed.Load()
+	lr.pos = from
+	if from > lr.snapshot {
+		return fmt.Errorf("%w: %d is past the end of the log (%d)", ErrInvalidPosition, from, lr.snapshot)
+	}
+	if from == lr.snapshot {
+		return nil
+	}
+	var r segment.Record
+	err := mmapfile.Guard(func() error { return readRecord(&lr.view, from, &r) })
+	switch err.(type) {
+	case nil:
+		return nil
+	case *mmapfile.FaultError:
+		return s.fail(err)
+	}
+	return fmt.Errorf("%w: %d is not the start of a record (%w)", ErrInvalidPosition, from, err)
+}
+
+// fill decodes the next chunk of records into buf. A chunk never spans
+// segments, so that the segment behind the previous chunk can be released.
+func (lr *logReader) fill() (int, error) {
+	n := 0
+	err := mmapfile.Guard(func() error {
+		if lr.seg == nil || lr.pos >= lr.segEnd {
+			seg, err := lr.view.segmentAt(lr.pos)
+			if err != nil {
+				return err
+			}
+			lr.view.releaseExcept(seg)
+			lr.seg, lr.segEnd = seg, lr.s.segmentEnd(seg)
+		}
+		seg := lr.seg
+		for n < readChunk && lr.pos < lr.snapshot && lr.pos < lr.segEnd {
+			off := seg.offset(lr.pos)
+			if segment.IsEnd(seg.data[off:]) {
+				return &CorruptionError{Segment: seg.name, Offset: off, Reason: fmt.Sprintf(
+					"log ends at position %d, before the committed position %d", lr.pos, lr.snapshot)}
+			}
+			r := &lr.buf[n]
+			m, err := segment.Decode(seg.data, off, lr.pos, r)
+			if err != nil {
+				return segment.WithSegment(err, seg.name)
+			}
+			n++
+			lr.pos += uint64(m)
+		}
+		return nil
+	})
+	if _, ok := err.(*mmapfile.FaultError); ok {
+		err = lr.s.fail(err)
+	}
+	return n, err
+}
+
+func (lr *logReader) event(r *segment.Record) RecordedEvent {
+	return RecordedEvent{
+		Stream:   lr.strings.get(r.Stream),
+		Version:  r.Version,
+		Position: r.Position,
+		Time:     time.Unix(0, r.Timestamp),
+		ID:       r.ID,
+		Type:     lr.strings.get(r.Type),
+		Data:     nilIfEmpty(r.Data),
+		Metadata: nilIfEmpty(r.Metadata),
+	}
+}
+
+// stringCache interns stream IDs and event types met by a log scan, so a
+// scan allocates once per distinct string, not once per event. It is
+// bounded: past maxCachedStrings it starts over.
+type stringCache struct {
+	m map[string]string
+}
+
+const maxCachedStrings = 1 << 14
+
+func (c *stringCache) get(b []byte) string {
+	if s, ok := c.m[string(b)]; ok {
+		return s
+	}
+	if c.m == nil || len(c.m) >= maxCachedStrings {
+		c.m = make(map[string]string, 256)
+	}
+	s := string(b)
+	c.m[s] = s
+	return s
+}

@@ -1,0 +1,224 @@
+package engine
+
+import (
+	"fmt"
+	"iter"
+	"time"
+
+	"github.com/spooldb/spool/hashindex"
+	"github.com/spooldb/spool/mmapfile"
+	"github.com/spooldb/spool/segment"
+)
+
+// readChunk is how many records a reader decodes, under one fault guard,
+// before handing them to the caller; it also bounds a forward read's
+// buffer.
+const readChunk = 128
+
+// ReadStream reads one stream's events. Backward starts at version from
+// (End for the newest) and goes to version 0; Forward starts at version
+// from and goes to the newest. The read is a snapshot: it sees the events
+// committed when it started and none committed later. A stream that does
+// not exist reads as empty.
+//
+// A backward read touches only the records it returns; a forward read from
+// version v of an n-event stream first seeks in O(log n) records (skip
+// pointers), then reads in chunks. Every record is verified (checksum,
+// position, stream and version) before it is returned.
+//
+// Data and Metadata of the events alias mapped memory and are valid only
+// during the loop iteration that received them.
+func (s *Store) ReadStream(stream string, from int64, dir Direction) iter.Seq2[RecordedEvent, error] {
+	return func(yield func(RecordedEvent, error) bool) {
+		if len(stream) == 0 || len(stream) > MaxStreamIDLen {
+			yield(RecordedEvent{}, fmt.Errorf("%w: %d bytes", ErrInvalidStreamID, len(stream)))
+			return
+		}
+		if from < 0 && !(from == End && dir == Backward) {
+			yield(RecordedEvent{}, fmt.Errorf("spool: invalid start version %d for a %v read", from, dir))
+			return
+		}
+		sr := streamReader{s: s, view: readView{s: s}, stream: stream}
+		defer sr.view.close()
+		top, found, err := sr.start()
+		if err != nil || !found {
+			if err != nil {
+				yield(RecordedEvent{}, err)
+			}
+			return
+		}
+		if dir == Backward {
+			sr.backward(top, from, yield)
+		} else {
+			sr.forward(top, from, yield)
+		}
+	}
+}
+
+// streamReader is one ReadStream iteration.
+type streamReader struct {
+	s      *Store
+	view   readView
+	stream string
+	buf    [readChunk]segment.Record
+	types  typeCache
+}
+
+// start finds the stream's newest record in the read's snapshot.
+func (sr *streamReader) start() (top segment.Record, found bool, err error) {
+	s := sr.s
+	s.lifeMu.RLock()
+	defer s.lifeMu.RUnlock()
+	if err := s.usable(); err != nil {
+		return top, false, err
+	}
+	snapshot := s.committed.Load()
+	err = sr.guard(func() error {
+		e, ok, err := s.index.Lookup(hashindex.FingerprintString(sr.stream), matchStream(&sr.view, sr.stream, &top))
+		if err != nil || !ok {
+			return err
+		}
+		if top.Version != e.Version {
+			return chainError(&sr.view, e.Tail, sr.stream, e.Version, &top)
+		}
+		// Skip what was committed after the snapshot was taken.
+		for top.Position >= snapshot {
+			if top.Prev == segment.NoPosition {
+				return nil
+			}
+			if err := readStreamRecord(&sr.view, top.Prev, sr.stream, top.Version-1, &top); err != nil {
+				return err
+			}
+		}
+		found = true
+		return nil
+	})
+	return top, found, err
+}
+
+// guard runs fn under the fault guard; a fault fails the store.
+func (sr *streamReader) guard(fn func() error) error {
+	err := mmapfile.Guard(fn)
+	if _, ok := err.(*mmapfile.FaultError); ok {
+		return sr.s.fail(err)
+	}
+	return err
+}
+
+func (sr *streamReader) backward(r segment.Record, from int64, yield func(RecordedEvent, error) bool) {
+	if from != End && from < r.Version {
+		if err := sr.guard(func() error { return seekVersion(&sr.view, sr.stream, &r, from) }); err != nil {
+			yield(RecordedEvent{}, err)
+			return
+		}
+	}
+	for {
+		n := 0
+		err := sr.guard(func() error {
+			for n < readChunk {
+				sr.buf[n] = r
+				n++
+				if r.Version == 0 {
+					return nil
+				}
+				if err := readStreamRecord(&sr.view, r.Prev, sr.stream, r.Version-1, &r); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		for i := range n {
+			if !yield(sr.event(&sr.buf[i]), nil) {
+				return
+			}
+		}
+		if err != nil {
+			yield(RecordedEvent{}, err)
+			return
+		}
+		if sr.buf[n-1].Version == 0 {
+			return
+		}
+	}
+}
+
+func (sr *streamReader) forward(top segment.Record, from int64, yield func(RecordedEvent, error) bool) {
+	last := top.Version
+	for lo := from; lo <= last; {
+		hi := min(last, lo+readChunk-1)
+		n := int(hi - lo + 1)
+		err := sr.guard(func() error {
+			r := top
+			if err := seekVersion(&sr.view, sr.stream, &r, hi); err != nil {
+				return err
+			}
+			for i := n - 1; ; i-- {
+				sr.buf[i] = r
+				if i == 0 {
+					return nil
+				}
+				if err := readStreamRecord(&sr.view, r.Prev, sr.stream, r.Version-1, &r); err != nil {
+					return err
+				}
+			}
+		})
+		if err != nil {
+			yield(RecordedEvent{}, err)
+			return
+		}
+		for i := range n {
+			if !yield(sr.event(&sr.buf[i]), nil) {
+				return
+			}
+		}
+		lo = hi + 1
+	}
+}
+
+func (sr *streamReader) event(r *segment.Record) RecordedEvent {
+	return RecordedEvent{
+		Stream:   sr.stream,
+		Version:  r.Version,
+		Position: r.Position,
+		Time:     time.Unix(0, r.Timestamp),
+		ID:       r.ID,
+		Type:     sr.types.get(r.Type),
+		Data:     nilIfEmpty(r.Data),
+		Metadata: nilIfEmpty(r.Metadata),
+	}
+}
+
+func nilIfEmpty(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+// typeCache turns event-type bytes into strings without allocating for the
+// type just seen (streams usually repeat a few types).
+type typeCache struct {
+	last string
+}
+
+func (c *typeCache) get(b []byte) string {
+	if string(b) != c.last {
+		c.last = string(b)
+	}
+	return c.last
+}
+
+// StreamVersion returns the stream's newest committed version, or NoStream
+// (-1) when it has no events.
+func (s *Store) StreamVersion(stream string) (int64, error) {
+	if len(stream) == 0 || len(stream) > MaxStreamIDLen {
+		return 0, fmt.Errorf("%w: %d bytes", ErrInvalidStreamID, len(stream))
+	}
+	sr := streamReader{s: s, view: readView{s: s}, stream: stream}
+	defer sr.view.close()
+	top, found, err := sr.start()
+	if err != nil || !found {
+		return NoStream, err
+	}
+	return top.Version, nil
+}

@@ -1,0 +1,100 @@
+package engine
+
+import (
+	"fmt"
+
+	"github.com/spooldb/spool/hashindex"
+	"github.com/spooldb/spool/segment"
+)
+
+// recordSource finds the segment holding a log position: directly for the
+// writer (whose segments cannot be retired under it), through a readView
+// (which holds references) for readers.
+type recordSource interface {
+	segmentAt(pos uint64) (*mappedSegment, error)
+}
+
+type liveSource struct{ s *Store }
+
+func (l liveSource) segmentAt(pos uint64) (*mappedSegment, error) {
+	if m := (*l.s.segs.Load()).find(pos); m != nil {
+		return m, nil
+	}
+	return nil, noSegmentError(pos)
+}
+
+func (v *readView) segmentAt(pos uint64) (*mappedSegment, error) {
+	m, ok := v.get(pos)
+	if ok {
+		return m, nil
+	}
+	if v.closed() {
+		return nil, ErrClosed
+	}
+	return nil, noSegmentError(pos)
+}
+
+func noSegmentError(pos uint64) error {
+	return &CorruptionError{Segment: "(none)", Offset: int64(pos), Reason: fmt.Sprintf("log position %d lies in no segment", pos)}
+}
+
+// readRecord decodes and verifies the record at pos into r.
+func readRecord(src recordSource, pos uint64, r *segment.Record) error {
+	seg, err := src.segmentAt(pos)
+	if err != nil {
+		return err
+	}
+	_, err = segment.Decode(seg.data, seg.offset(pos), pos, r)
+	return segment.WithSegment(err, seg.name)
+}
+
+// readStreamRecord reads the record at pos and checks that it is version
+// of stream: every step along a chain is checked this way.
+func readStreamRecord(src recordSource, pos uint64, stream string, version int64, r *segment.Record) error {
+	if pos == segment.NoPosition {
+		return &CorruptionError{Segment: "(chain)", Offset: -1, Reason: fmt.Sprintf("stream %q: chain ends before version %d", stream, version)}
+	}
+	if err := readRecord(src, pos, r); err != nil {
+		return err
+	}
+	if r.Version != version || string(r.Stream) != stream {
+		return chainError(src, pos, stream, version, r)
+	}
+	return nil
+}
+
+// chainError reports a record that is not the one a chain promised.
+func chainError(src recordSource, pos uint64, stream string, version int64, r *segment.Record) error {
+	name, off := "(none)", int64(pos)
+	if seg, err := src.segmentAt(pos); err == nil {
+		name, off = seg.name, seg.offset(pos)
+	}
+	return &CorruptionError{Segment: name, Offset: off, Reason: fmt.Sprintf(
+		"chain of stream %q leads to %q version %d where version %d was expected", stream, r.Stream, r.Version, version)}
+}
+
+// seekVersion moves r, a record of stream, back to the stream's record of
+// version target (<= r.Version) in O(log n) steps using skip pointers.
+func seekVersion(src recordSource, stream string, r *segment.Record, target int64) error {
+	for r.Version > target {
+		next, want := r.Prev, r.Version-1
+		if r.Skip != segment.NoPosition && int64(r.SkipVersion) >= target {
+			next, want = r.Skip, int64(r.SkipVersion)
+		}
+		if err := readStreamRecord(src, next, stream, want, r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// matchStream is the index's check that a fingerprint match really is
+// stream: it reads the record the slot points at into r.
+func matchStream(src recordSource, stream string, r *segment.Record) hashindex.MatchFunc {
+	return func(e hashindex.Entry) (bool, error) {
+		if err := readRecord(src, e.Tail, r); err != nil {
+			return false, err
+		}
+		return string(r.Stream) == stream, nil
+	}
+}

@@ -1,0 +1,110 @@
+package engine
+
+import (
+	"math/bits"
+	"sync/atomic"
+)
+
+// Stats is a snapshot of a store's counters.
+type Stats struct {
+	Durability   Durability
+	Appends      uint64 // successful Append calls that wrote events
+	Events       uint64 // events written
+	Bytes        uint64 // record bytes written, headers and padding included
+	Commits      uint64 // group commits that acknowledged appends
+	SegmentRolls uint64 // segments started because the active one was full
+	// AppendsPerCommit is the distribution of appends acknowledged by one
+	// group commit.
+	AppendsPerCommit Histogram
+	// MsyncMicros is the distribution of msync latencies, in microseconds.
+	MsyncMicros       Histogram
+	Streams           int    // streams in the index
+	Segments          int    // segment files
+	CommittedPosition uint64 // log end visible to readers
+	Recovery          Recovery
+}
+
+// Histogram counts values in power-of-two buckets: Buckets[0] counts zeros,
+// Buckets[i] counts values in [2^(i-1), 2^i).
+type Histogram struct {
+	Buckets [histBuckets]uint64
+}
+
+const histBuckets = 40
+
+// Count is the number of values observed.
+func (h *Histogram) Count() uint64 {
+	var n uint64
+	for _, c := range h.Buckets {
+		n += c
+	}
+	return n
+}
+
+// Quantile returns an upper bound of the q-quantile (0 <= q <= 1): the top
+// of the bucket that holds it.
+func (h *Histogram) Quantile(q float64) uint64 {
+	total := h.Count()
+	if total == 0 {
+		return 0
+	}
+	rank := uint64(q * float64(total))
+	var seen uint64
+	for i, c := range h.Buckets {
+		seen += c
+		if seen > rank || seen == total {
+			if i == 0 {
+				return 0
+			}
+			return 1<<uint(i) - 1
+		}
+	}
+	return 0
+}
+
+// histogram is the concurrent form of Histogram.
+type histogram struct {
+	buckets [histBuckets]atomic.Uint64
+}
+
+func (h *histogram) observe(v uint64) {
+	h.buckets[min(bits.Len64(v), histBuckets-1)].Add(1)
+}
+
+func (h *histogram) snapshot() Histogram {
+	var out Histogram
+	for i := range h.buckets {
+		out.Buckets[i] = h.buckets[i].Load()
+	}
+	return out
+}
+
+// counters are the store's live statistics.
+type counters struct {
+	appends, events, bytes, commits, rolls atomic.Uint64
+	groupEvents                            histogram
+	msyncs                                 histogram
+}
+
+// Stats returns the store's counters.
+func (s *Store) Stats() Stats {
+	st := Stats{
+		Durability:        s.opts.Durability,
+		Appends:           s.stats.appends.Load(),
+		Events:            s.stats.events.Load(),
+		Bytes:             s.stats.bytes.Load(),
+		Commits:           s.stats.commits.Load(),
+		SegmentRolls:      s.stats.rolls.Load(),
+		AppendsPerCommit:  s.stats.groupEvents.snapshot(),
+		MsyncMicros:       s.stats.msyncs.snapshot(),
+		Segments:          len(*s.segs.Load()),
+		CommittedPosition: s.committed.Load(),
+		Recovery:          s.opened,
+	}
+	s.lifeMu.RLock()
+	if s.index != nil && !s.closed.Load() {
+		st.Streams = s.index.Len()
+	}
+	s.lifeMu.RUnlock()
+	return st
+}

@@ -1,0 +1,431 @@
+package engine
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/spooldb/spool/hashindex"
+	"github.com/spooldb/spool/mmapfile"
+	"github.com/spooldb/spool/recovery"
+	"github.com/spooldb/spool/segment"
+)
+
+// indexName is the hash index file in a store directory.
+const indexName = "index"
+
+// Store is an open event store. All methods are safe for concurrent use.
+type Store struct {
+	dir  string
+	opts Options
+	fs   mmapfile.FS
+	lock io.Closer
+
+	// segs is the current segment list; readers load it without locks.
+	segs atomic.Pointer[segmentList]
+	// committed is the log position up to which records are acknowledged
+	// and visible to readers; always a batch boundary.
+	committed atomic.Uint64
+	// durablePos is a log position known durable (msynced).
+	durablePos atomic.Uint64
+	// failure holds the error that put the store into its failed state.
+	failure atomic.Pointer[error]
+	closed  atomic.Bool
+
+	// lifeMu orders Close against readers: readers hold it shared while
+	// they touch the index or take segment references.
+	lifeMu sync.RWMutex
+	index  *hashindex.Index
+
+	// mu serialises appenders. Everything below up to syncMu is guarded by it.
+	mu       sync.Mutex
+	written  uint64 // log end of the records in the mapping
+	active   *mappedSegment
+	pending  map[string]streamHead // durable mode: heads not yet in the index
+	updates  []indexUpdate         // durable mode: index changes awaiting msync
+	waiters  []waiter              // durable mode: appenders awaiting msync
+	closing  bool
+	spareSeq int
+	scan     segment.Record // scratch for decoding on the write path
+
+	// syncMu serialises msync calls and guards synced.
+	syncMu sync.Mutex
+	synced uint64 // log position through which the mapping is durable
+
+	kick        chan struct{}    // wakes the flusher
+	stop        chan struct{}    // closed by Close
+	flusherDone chan struct{}    // closed when the flusher exits
+	spareCh     chan spareResult // prepared spare segment files
+	needSpare   chan struct{}    // asks the preparer for another spare
+	spareDone   chan struct{}    // closed when the preparer exits
+
+	// flusher-owned buffers, swapped with the ones above under mu.
+	flushWaiters []waiter
+	flushUpdates []indexUpdate
+
+	stats   counters
+	opened  Recovery
+	openDur time.Duration
+}
+
+// Recovery describes what Open found and did.
+type Recovery struct {
+	Clean           bool   // the index was reused without scanning the log
+	RebuiltIndex    bool   // the index was rebuilt from the log
+	Records         int    // records scanned while rebuilding
+	Streams         int    // streams found while rebuilding
+	TornBytes       int64  // bytes of unacknowledged writes cut from the tail
+	LogEnd          uint64 // log position where appends continue
+	RemovedSegments int    // empty segments after a torn tail, removed
+}
+
+type spareResult struct {
+	file mmapfile.File
+	err  error
+}
+
+// Open opens (creating if needed) the store in directory dir. A nil opts
+// means defaults. After an unclean stop, Open cuts the unacknowledged tail
+// of the log and rebuilds the index from the log.
+func Open(dir string, opts *Options) (*Store, error) {
+	start := time.Now()
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	o := opts.withDefaults()
+	fs := o.Storage
+	if fs == nil {
+		var err error
+		if fs, err = mmapfile.OpenDir(dir, o.SegmentPrep); err != nil {
+			return nil, err
+		}
+	}
+	lock, err := fs.Lock()
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{
+		dir:         dir,
+		opts:        o,
+		fs:          fs,
+		lock:        lock,
+		pending:     make(map[string]streamHead),
+		kick:        make(chan struct{}, 1),
+		stop:        make(chan struct{}),
+		flusherDone: make(chan struct{}),
+		spareCh:     make(chan spareResult, 1),
+		needSpare:   make(chan struct{}, 1),
+		spareDone:   make(chan struct{}),
+	}
+	s.segs.Store(&segmentList{})
+	if err := mmapfile.Guard(s.load); err != nil {
+		s.releaseFiles()
+		_ = lock.Close()
+		return nil, err
+	}
+	go s.prepareSpares()
+	s.needSpare <- struct{}{}
+	if o.Durability == NoSync {
+		close(s.flusherDone)
+	} else {
+		go s.flushLoop()
+	}
+	s.openDur = time.Since(start)
+	return s, nil
+}
+
+// load opens the segments and the index, recovering when needed.
+func (s *Store) load() error {
+	names, err := s.fs.List()
+	if err != nil {
+		return err
+	}
+	var list segmentList
+	for _, name := range names {
+		if strings.HasPrefix(name, "spare-") && strings.HasSuffix(name, ".tmp") {
+			// A spare being prepared when the process stopped: never
+			// part of the log.
+			if err := s.fs.Remove(name); err != nil {
+				return err
+			}
+			continue
+		}
+		base, ok := segment.ParseFileName(name)
+		if !ok {
+			continue
+		}
+		seg, err := s.openSegment(name, base)
+		if err != nil {
+			return err
+		}
+		list = append(list, seg)
+		s.segs.Store(&list)
+	}
+	if len(list) == 0 {
+		seg, err := s.createSegment(0)
+		if err != nil {
+			return err
+		}
+		list = append(list, seg)
+		s.segs.Store(&list)
+	}
+
+	if end, ok := s.openCleanIndex(list); ok {
+		s.opened = Recovery{Clean: true, LogEnd: end}
+	} else if err := s.recover(list); err != nil {
+		return err
+	}
+	list = *s.segs.Load()
+	s.active = list[len(list)-1]
+	end := s.opened.LogEnd
+	s.written, s.synced = end, end
+	s.committed.Store(end)
+	s.durablePos.Store(end)
+	// The active segment is written page by page from here: keep
+	// read-ahead from creating large page-cache folios there.
+	off := s.active.offset(end)
+	s.active.file.Advise(off, int64(len(s.active.data))-off, mmapfile.AdviseRandom)
+	return nil
+}
+
+func (s *Store) openSegment(name string, base uint64) (*mappedSegment, error) {
+	f, err := s.fs.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	h, err := segment.ReadHeader(f.Bytes(), f.Size())
+	if err == nil && h.Base != base {
+		err = &segment.CorruptionError{Offset: 16, Reason: fmt.Sprintf("header base %#x does not match the file name", h.Base)}
+	}
+	if err != nil {
+		_ = f.Close()
+		return nil, segment.WithSegment(err, name)
+	}
+	return newMappedSegment(f, name, base), nil
+}
+
+// openCleanIndex reuses the index when the last Close was clean and the log
+// ends exactly where the index says: then nothing needs scanning.
+func (s *Store) openCleanIndex(list segmentList) (uint64, bool) {
+	ix, err := hashindex.Open(s.fs, indexName)
+	if err != nil {
+		return 0, false
+	}
+	end := ix.Checkpoint()
+	last := list[len(list)-1]
+	if !ix.Clean() || end < last.base || end > last.limit() || !segment.IsEnd(last.data[last.offset(end):]) {
+		_ = ix.Close()
+		return 0, false
+	}
+	s.index = ix
+	return end, true
+}
+
+// recover scans the log, cuts an unacknowledged tail and rebuilds the index.
+func (s *Store) recover(list segmentList) error {
+	segs := make([]recovery.Segment, len(list))
+	for i, m := range list {
+		segs[i] = recovery.Segment{Name: m.name, Base: m.base, File: m.file}
+	}
+	_ = s.fs.Remove(indexName) // derived data; absent is fine
+	ix, rep, err := recovery.Rebuild(s.fs, segs, indexName, s.opts.IndexSlots)
+	if err != nil {
+		return err
+	}
+	s.index = ix
+	if n := rep.RemovedSegments; n > 0 {
+		for _, m := range list[len(list)-n:] {
+			m.release()
+		}
+		kept := list[:len(list)-n]
+		s.segs.Store(&kept)
+	}
+	s.opened = Recovery{
+		RebuiltIndex:    true,
+		Records:         rep.Records,
+		Streams:         rep.Streams,
+		TornBytes:       rep.TornBytes,
+		LogEnd:          rep.End,
+		RemovedSegments: rep.RemovedSegments,
+	}
+	return nil
+}
+
+// createSegment makes a new, durable, empty segment starting at base, from
+// the prepared spare when one is ready.
+func (s *Store) createSegment(base uint64) (*mappedSegment, error) {
+	var f mmapfile.File
+	select {
+	case r := <-s.spareCh:
+		if r.err != nil {
+			return nil, r.err
+		}
+		f = r.file
+		select {
+		case s.needSpare <- struct{}{}:
+		default:
+		}
+	default:
+		var err error
+		if f, err = s.newSpare(); err != nil {
+			return nil, err
+		}
+	}
+	segment.PutHeader(f.Bytes(), segment.Header{Base: base, Size: uint64(f.Size()), Created: time.Now().UnixNano()})
+	name := segment.FileName(base)
+	err := f.Sync(0, segment.HeaderSize)
+	if err == nil {
+		err = s.fs.Rename(f.Name(), name)
+	}
+	if err == nil {
+		err = s.fs.SyncDir()
+	}
+	if err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("spool: create segment %s: %w", name, err)
+	}
+	return newMappedSegment(f, name, base), nil
+}
+
+// newSpare creates and prepares one segment file under a temporary name.
+func (s *Store) newSpare() (mmapfile.File, error) {
+	s.spareSeq++
+	return s.fs.Create(fmt.Sprintf("spare-%d.tmp", s.spareSeq), s.opts.SegmentSize)
+}
+
+// prepareSpares keeps one prepared segment file ready, off the commit path.
+func (s *Store) prepareSpares() {
+	defer close(s.spareDone)
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-s.needSpare:
+		}
+		s.mu.Lock()
+		s.spareSeq++
+		name := fmt.Sprintf("spare-%d.tmp", s.spareSeq)
+		s.mu.Unlock()
+		f, err := s.fs.Create(name, s.opts.SegmentSize)
+		select {
+		case s.spareCh <- spareResult{f, err}:
+		case <-s.stop:
+			if f != nil {
+				_ = f.Close()
+				_ = s.fs.Remove(name)
+			}
+			return
+		}
+	}
+}
+
+// fail puts the store into its failed state with cause; the first cause wins.
+func (s *Store) fail(cause error) error {
+	err := fmt.Errorf("%w: %w", ErrFailed, cause)
+	if s.failure.CompareAndSwap(nil, &err) {
+		return err
+	}
+	return *s.failure.Load()
+}
+
+// usable returns the error every call reports once the store is closed or
+// failed, or nil.
+func (s *Store) usable() error {
+	if p := s.failure.Load(); p != nil {
+		return *p
+	}
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	return nil
+}
+
+// Sync makes every appended event durable, whatever the durability mode.
+func (s *Store) Sync() error {
+	if err := s.usable(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	target := s.written
+	s.mu.Unlock()
+	if err := s.syncTo(target); err != nil {
+		return s.fail(err)
+	}
+	return nil
+}
+
+// Close syncs everything appended, marks the index clean and releases the
+// directory. Readers still iterating keep their segments mapped until they
+// finish. Close after a failure releases the files without marking the
+// index clean, so the next Open recovers.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	s.closing = true
+	end := s.written
+	s.mu.Unlock()
+
+	close(s.stop)
+	<-s.flusherDone
+	<-s.spareDone
+	select {
+	case r := <-s.spareCh:
+		if r.file != nil {
+			name := r.file.Name()
+			_ = r.file.Close()
+			_ = s.fs.Remove(name)
+		}
+	default:
+	}
+
+	var err error
+	if s.failure.Load() == nil {
+		err = mmapfile.Guard(func() error {
+			if err := s.syncTo(end); err != nil {
+				return err
+			}
+			return s.index.Flush(end, true)
+		})
+	}
+
+	s.lifeMu.Lock()
+	s.closed.Store(true)
+	s.releaseFiles()
+	s.lifeMu.Unlock()
+	if lerr := s.lock.Close(); err == nil {
+		err = lerr
+	}
+	if err != nil {
+		return fmt.Errorf("spool: close %s: %w", s.dir, err)
+	}
+	return nil
+}
+
+// releaseFiles closes the index and retires every segment.
+func (s *Store) releaseFiles() {
+	if s.index != nil {
+		_ = s.index.Close()
+		s.index = nil
+	}
+	if l := s.segs.Load(); l != nil {
+		for _, m := range *l {
+			m.release()
+		}
+	}
+	s.segs.Store(&segmentList{})
+}
+
+// Recovered tells what the Open that returned s found and did.
+func (s *Store) Recovered() Recovery { return s.opened }
+
+// OpenDuration is how long Open took.
+func (s *Store) OpenDuration() time.Duration { return s.openDur }
+
+// Options returns the options the store runs with, defaults applied.
+func (s *Store) Options() Options { return s.opts }

@@ -1,0 +1,110 @@
+package hashindex
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// synthFP is a cheap, well-mixed fingerprint for key i (splitmix64), so the
+// benchmarks measure the table rather than the stream-ID hashes.
+func synthFP(i uint64) Fingerprint {
+	mix := func(z uint64) uint64 {
+		z += 0x9e3779b97f4a7c15
+		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+		z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+		return z ^ (z >> 31)
+	}
+	return Fingerprint{Hi: mix(i), Lo: mix(i ^ 0x5555_5555_5555_5555)}
+}
+
+const benchEntries = 1 << 20
+
+// benchIndex builds an index of benchEntries keys, key i at tail i.
+func benchIndex(b *testing.B) *Index {
+	fs, _ := newFS(b)
+	ix := mustCreate(b, fs, "index", benchEntries*4/3+1)
+	for i := range uint64(benchEntries) {
+		if err := ix.Put(synthFP(i), Entry{Tail: i, State: Live}, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Cleanup(func() { _ = ix.Close() })
+	return ix
+}
+
+func BenchmarkLookup(b *testing.B) {
+	ix := benchIndex(b)
+	keys := rand.Perm(benchEntries)
+	// The match checks the tail, as the engine's would check the record.
+	var want uint64
+	match := func(e Entry) (bool, error) { return e.Tail == want, nil }
+
+	b.Run("hit", func(b *testing.B) {
+		k := 0
+		for b.Loop() {
+			want = uint64(keys[k])
+			if _, ok, err := ix.Lookup(synthFP(want), match); !ok || err != nil {
+				b.Fatalf("key %d: %v %v", want, ok, err)
+			}
+			k = (k + 1) % benchEntries
+		}
+	})
+	b.Run("miss", func(b *testing.B) {
+		i := uint64(benchEntries)
+		for b.Loop() {
+			if _, ok, err := ix.Lookup(synthFP(i), match); ok || err != nil {
+				b.Fatalf("key %d: %v %v", i, ok, err)
+			}
+			i++
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.RunParallel(func(pb *testing.PB) {
+			rng := rand.New(rand.NewPCG(rand.Uint64(), 0))
+			for pb.Next() {
+				k := rng.Uint64N(benchEntries)
+				if _, ok, err := ix.Lookup(synthFP(k), func(e Entry) (bool, error) { return e.Tail == k, nil }); !ok || err != nil {
+					b.Fatalf("key %d: %v %v", k, ok, err)
+				}
+			}
+		})
+	})
+}
+
+func BenchmarkPut(b *testing.B) {
+	b.Run("overwrite", func(b *testing.B) {
+		ix := benchIndex(b)
+		keys := rand.Perm(benchEntries)
+		var want uint64
+		match := func(e Entry) (bool, error) { return e.Tail == want, nil }
+		k := 0
+		for b.Loop() {
+			want = uint64(keys[k])
+			if err := ix.Put(synthFP(want), Entry{Tail: want, Version: 1, State: Live}, match); err != nil {
+				b.Fatal(err)
+			}
+			k = (k + 1) % benchEntries
+		}
+	})
+	b.Run("insert", func(b *testing.B) {
+		// From 16 slots: the cost includes every growth on the way.
+		fs, _ := newFS(b)
+		ix := mustCreate(b, fs, "index", 16)
+		defer ix.Close()
+		i := uint64(0)
+		for b.Loop() {
+			if err := ix.Put(synthFP(i), Entry{Tail: i, State: Live}, nil); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+		b.ReportMetric(float64(ix.Slots()), "slots")
+	})
+}
+
+func BenchmarkFingerprintString(b *testing.B) {
+	id := "order-1234567890"
+	for b.Loop() {
+		_ = FingerprintString(id)
+	}
+}

@@ -1,0 +1,204 @@
+package recovery
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"slices"
+
+	"github.com/spooldb/spool/hashindex"
+	"github.com/spooldb/spool/mmapfile"
+	"github.com/spooldb/spool/segment"
+)
+
+// Segment is one mapped segment file, in base order.
+type Segment struct {
+	Name string
+	Base uint64
+	File mmapfile.File
+}
+
+// Report says what Rebuild found and did.
+type Report struct {
+	End             uint64 // log position where the log ends and appends continue
+	Records         int    // records in the log
+	Streams         int    // distinct streams
+	TornBytes       int64  // bytes zeroed after the end (unacknowledged writes)
+	RemovedSegments int    // empty trailing segments removed
+}
+
+// head is a stream's newest record seen so far by the scan.
+type head struct {
+	tail    uint64
+	version int64
+}
+
+// Rebuild scans segs, cuts the log after its last complete batch and
+// builds a fresh index called indexName with at least minSlots slots. The
+// caller removes any old index first and runs Rebuild inside
+// mmapfile.Guard. Removed trailing segments are the last
+// Report.RemovedSegments of segs; their files are deleted but the caller
+// still closes them.
+func Rebuild(fs mmapfile.FS, segs []Segment, indexName string, minSlots uint64) (*hashindex.Index, Report, error) {
+	var rep Report
+	heads := make(map[string]*head)
+	var sc segment.Scanner
+	cut := len(segs) - 1
+	var cutOff int64
+	for i, sg := range segs {
+		data := sg.File.Bytes()
+		res, err := sc.Scan(data, sg.Base, segment.HeaderSize, func(off int64, r *segment.Record) error {
+			return follow(heads, sg.Name, off, r)
+		})
+		if err != nil {
+			return nil, rep, err
+		}
+		rep.Records += res.Records
+		end := sg.Base + uint64(res.End-segment.HeaderSize)
+		if i == len(segs)-1 {
+			rep.End, cutOff = end, res.End
+			break
+		}
+		next := segs[i+1].Base
+		if end == next {
+			continue
+		}
+		if !allEmpty(segs[i+1:]) {
+			reason := fmt.Sprintf("segment data ends at log position %d (%v), but the next segment starts at %d", end, res.Reason, next)
+			if res.Invalid != nil {
+				reason += ": " + res.Invalid.Reason
+			}
+			return nil, rep, &segment.CorruptionError{Segment: sg.Name, Offset: res.End, Reason: reason}
+		}
+		rep.End, cut, cutOff = end, i, res.End
+		rep.RemovedSegments = len(segs) - 1 - i
+		break
+	}
+
+	torn, err := zeroTail(segs[cut].File, cutOff)
+	if err != nil {
+		return nil, rep, err
+	}
+	rep.TornBytes = torn
+	for _, sg := range segs[cut+1:] {
+		if err := fs.Remove(sg.Name); err != nil {
+			return nil, rep, err
+		}
+	}
+	if rep.RemovedSegments > 0 {
+		if err := fs.SyncDir(); err != nil {
+			return nil, rep, err
+		}
+	}
+
+	rep.Streams = len(heads)
+	ix, err := buildIndex(fs, segs[:cut+1], indexName, minSlots, heads, rep.End)
+	return ix, rep, err
+}
+
+// follow checks that r continues its stream's chain and makes it the head.
+func follow(heads map[string]*head, name string, off int64, r *segment.Record) error {
+	h, ok := heads[string(r.Stream)]
+	if !ok {
+		if r.Prev != segment.NoPosition || r.Version != 0 {
+			// A stream's first record in the log must be its version 0.
+			return &segment.CorruptionError{Segment: name, Offset: off, Reason: fmt.Sprintf(
+				"stream %q starts at version %d with a back-pointer", r.Stream, r.Version)}
+		}
+		heads[string(r.Stream)] = &head{tail: r.Position, version: r.Version}
+		return nil
+	}
+	if r.Prev != h.tail || r.Version != h.version+1 {
+		return &segment.CorruptionError{Segment: name, Offset: off, Reason: fmt.Sprintf(
+			"stream %q version %d points back to %d, but its previous record is version %d at %d",
+			r.Stream, r.Version, r.Prev, h.version, h.tail)}
+	}
+	h.tail, h.version = r.Position, r.Version
+	return nil
+}
+
+func allEmpty(segs []Segment) bool {
+	for _, sg := range segs {
+		if !segment.IsEnd(sg.File.Bytes()[segment.HeaderSize:]) {
+			return false
+		}
+	}
+	return true
+}
+
+// zeroTail zeroes every nonzero page from off to the end of f and syncs
+// what it changed. It returns how many bytes after off were not zero.
+func zeroTail(f mmapfile.File, off int64) (int64, error) {
+	data := f.Bytes()
+	page := int64(os.Getpagesize())
+	zero := make([]byte, page)
+	var dirtyFrom, dirtyTo int64 = -1, -1
+	for p := off; p < int64(len(data)); {
+		end := min((p/page+1)*page, int64(len(data)))
+		if !bytes.Equal(data[p:end], zero[:end-p]) {
+			clear(data[p:end])
+			if dirtyFrom < 0 {
+				dirtyFrom = p
+			}
+			dirtyTo = end
+		}
+		p = end
+	}
+	if dirtyFrom < 0 {
+		return 0, nil
+	}
+	if err := f.Sync(dirtyFrom, dirtyTo-dirtyFrom); err != nil {
+		return 0, fmt.Errorf("recovery: sync zeroed tail of %s: %w", f.Name(), err)
+	}
+	return dirtyTo - off, nil
+}
+
+// buildIndex creates the index and records each stream's head in it.
+func buildIndex(fs mmapfile.FS, segs []Segment, name string, minSlots uint64, heads map[string]*head, end uint64) (*hashindex.Index, error) {
+	slots := max(minSlots, uint64(len(heads))*2)
+	ix, err := hashindex.Create(fs, name, slots)
+	if err != nil {
+		return nil, err
+	}
+	var r segment.Record
+	for stream, h := range heads {
+		match := func(e hashindex.Entry) (bool, error) {
+			if err := readAt(segs, e.Tail, &r); err != nil {
+				return false, err
+			}
+			return string(r.Stream) == stream, nil
+		}
+		e := hashindex.Entry{Tail: h.tail, Version: h.version, State: hashindex.Live}
+		if err := ix.Put(hashindex.FingerprintString(stream), e, match); err != nil {
+			_ = ix.Close()
+			return nil, err
+		}
+	}
+	if err := ix.Flush(end, false); err != nil {
+		_ = ix.Close()
+		return nil, err
+	}
+	return ix, nil
+}
+
+// readAt decodes the record at log position pos.
+func readAt(segs []Segment, pos uint64, r *segment.Record) error {
+	i, found := slices.BinarySearchFunc(segs, pos, func(s Segment, p uint64) int {
+		switch {
+		case s.Base < p:
+			return -1
+		case s.Base > p:
+			return 1
+		}
+		return 0
+	})
+	if !found {
+		i--
+	}
+	if i < 0 {
+		return &segment.CorruptionError{Segment: "(none)", Offset: int64(pos), Reason: "position before the first segment"}
+	}
+	sg := segs[i]
+	_, err := segment.Decode(sg.File.Bytes(), int64(pos-sg.Base)+segment.HeaderSize, pos, r)
+	return segment.WithSegment(err, sg.Name)
+}

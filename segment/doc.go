@@ -1,0 +1,63 @@
+// Package segment defines Spool's log format: the segment file header, the
+// record layout, encoding and checksum verification, and the forward scan
+// that finds where valid data in a segment ends and why.
+//
+// # Log positions
+//
+// The log is one sequence of bytes split over fixed-size segment files. A
+// log position is a 64-bit offset in that sequence; it never changes for a
+// record. A segment holds the positions [Base, Base+used); the byte at file
+// offset o of a segment is at position Base + o - HeaderSize. When a batch
+// does not fit in the rest of a segment, the rest stays zero and the next
+// segment's Base is the position where the previous one's data ended, so
+// positions have no gaps.
+//
+// # Segment file
+//
+//	 0          HeaderSize (128)                                  file size
+//	 +----------+-----------+-----------+-----+-----------+-------------+
+//	 | header   | record    | record    | ... | zero hdr  | zeros ...   |
+//	 +----------+-----------+-----------+-----+-----------+-------------+
+//
+//	header (little-endian):
+//	 0  magic "SPOOLSEG"         8  format version u32   12 flags u32
+//	 16 base position u64        24 file size u64        32 created (unix ns) i64
+//	 40 reserved, zero (80 bytes)                        120 xxhash64 of [0,120)
+//
+// # Record
+//
+// Records start at 8-byte aligned offsets; each is padded with zeros to a
+// multiple of 8 bytes.
+//
+//	 0  checksum u64   xxhash64 of bytes [8, size): every header field after
+//	                   it and the whole body
+//	 8  size u32       header + body bytes, without padding
+//	 12 flags u16      FlagContinues | FlagTombstone | FlagDeleted | FlagMetadata
+//	 14 stream len u16
+//	 16 position u64   the record's own log position (catches stale and
+//	                   misdirected bytes)
+//	 24 prev u64       position of the stream's previous record, or NoPosition
+//	 32 skip u64       position of the stream's record of version SkipVersion,
+//	                   or NoPosition (see SkipVersionFor)
+//	 40 skip version u64
+//	 48 version u64    stream version, starting at 0
+//	 56 timestamp i64  unix nanoseconds when the writer took the batch
+//	 64 event ID [16]
+//	 80 type len u16   82 reserved u16 (zero)
+//	 84 metadata len u32
+//	 88 data len u32   92 reserved u32 (zero)
+//	 96 synced through u64: a log position known durable when this record
+//	                   was written; every byte before it was acknowledged
+//	104 body: stream ID | event type | metadata | data | zero padding
+//
+// A header whose checksum and size are both zero marks the end of the data;
+// the writer zeroes the next header slot after every append, so the end
+// always reads as such. A zero checksum can never verify, so zeroed space is
+// never mistaken for a record.
+//
+// # Batches
+//
+// The events of one append are consecutive records; every record but the
+// last has FlagContinues. A batch never spans segments. A batch whose last
+// record is missing was never acknowledged and is not part of the log.
+package segment
