@@ -123,7 +123,7 @@ func (o *Options) Validate() error {
 // reports.
 func (o *Options) String() string {
 	c := o.withDefaults()
-	s := fmt.Sprintf("durability=%v segment=%dMiB prep=%v index-slots=%d", c.Durability, c.SegmentSize>>20, c.SegmentPrep, c.IndexSlots)
+	s := fmt.Sprintf("durability=%v segment=%s prep=%v index-slots=%d", c.Durability, sizeString(c.SegmentSize), c.SegmentPrep, c.IndexSlots)
 	if c.Durability == SyncInterval {
 		s += fmt.Sprintf(" sync-interval=%v", c.SyncInterval)
 	}
@@ -135,3 +135,13 @@ func (o *Options) String() string {
 
 // maxBatchBytes is the largest encoded batch a segment of this size holds.
 func maxBatchBytes(segmentSize int64) int64 { return segmentSize - segment.HeaderSize }
+
+func sizeString(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%dMiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%dKiB", n>>10)
+	}
+	return fmt.Sprintf("%dB", n)
+}

@@ -78,23 +78,32 @@ func (l segmentList) find(pos uint64) *mappedSegment {
 type readView struct {
 	s    *Store
 	held []*mappedSegment
+
+	// The segment of the last lookup and the positions it serves: from its
+	// base to where the next segment begins.
+	last           *mappedSegment
+	lastLo, lastHi uint64
 }
 
 func (v *readView) closed() bool { return v.s.closed.Load() }
 
 // get returns the segment holding pos, referenced for the view's lifetime.
 func (v *readView) get(pos uint64) (*mappedSegment, bool) {
-	for _, s := range v.held {
-		if pos >= s.base && pos < s.limit() {
-			return s, true
-		}
+	if v.last != nil && pos >= v.lastLo && pos < v.lastHi {
+		return v.last, true
 	}
-	s := (*v.s.segs.Load()).find(pos)
-	if s == nil || !s.acquire() {
+	m := (*v.s.segs.Load()).find(pos)
+	if m == nil {
 		return nil, false
 	}
-	v.held = append(v.held, s)
-	return s, true
+	if !slices.Contains(v.held, m) {
+		if !m.acquire() {
+			return nil, false
+		}
+		v.held = append(v.held, m)
+	}
+	v.last, v.lastLo, v.lastHi = m, m.base, v.s.segmentEnd(m)
+	return m, true
 }
 
 // releaseExcept drops every held segment but keep (ReadAll keeps only the
@@ -110,6 +119,9 @@ func (v *readView) releaseExcept(keep *mappedSegment) {
 	}
 	clear(v.held[len(kept):])
 	v.held = kept
+	if v.last != keep {
+		v.last = nil
+	}
 }
 
 func (v *readView) close() { v.releaseExcept(nil) }

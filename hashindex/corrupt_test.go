@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/spooldb/spool/mmapfile"
 )
 
@@ -64,14 +65,24 @@ func (c *corruptFixture) open(b []byte) *Index {
 
 func (c *corruptFixture) copy() []byte { return append([]byte(nil), c.file...) }
 
+// resealSlot recomputes a slot's checksum after a deliberate edit.
+func resealSlot(b []byte) {
+	le.PutUint32(b[sCheck:], uint32(xxhash.Sum64(b[:sCheck])))
+}
+
 func wantCorruption(t *testing.T, err error, off int64, reason string) {
+	t.Helper()
+	wantCorruptionIn(t, err, "index", off, reason)
+}
+
+func wantCorruptionIn(t *testing.T, err error, file string, off int64, reason string) {
 	t.Helper()
 	var ce *CorruptionError
 	if !errors.Is(err, ErrCorrupt) || !errors.As(err, &ce) {
 		t.Fatalf("got %v, want a *CorruptionError", err)
 	}
-	if ce.File != "index" || ce.Offset != off || !strings.Contains(ce.Reason, reason) {
-		t.Fatalf("got %+v, want file index, offset %d, reason containing %q", ce, off, reason)
+	if ce.File != file || ce.Offset != off || !strings.Contains(ce.Reason, reason) {
+		t.Fatalf("got %+v, want file %s, offset %d, reason containing %q", ce, file, off, reason)
 	}
 }
 
@@ -137,7 +148,18 @@ func TestValidate(t *testing.T) {
 		b := c.copy()
 		i := c.slotOf(80)
 		b[slotOffset(i)+sVersion] ^= 0x80
-		wantCorruption(t, c.open(b).Validate(), slotOffset(i), "checksum")
+		ix := c.open(b)
+		wantCorruption(t, ix.Validate(), slotOffset(i), "checksum")
+		seen := 0
+		for _, e := range ix.All() {
+			if e.Tail>>versionBits == 80 {
+				t.Fatal("All yielded the damaged slot")
+			}
+			seen++
+		}
+		if seen != 99 {
+			t.Fatalf("All yielded %d entries, want the 99 intact ones", seen)
+		}
 	})
 	t.Run("lowest damaged slot first", func(t *testing.T) {
 		b := c.copy()
@@ -151,6 +173,23 @@ func TestValidate(t *testing.T) {
 		i := c.emptySlot()
 		b[slotOffset(i)+sCheck] = 1
 		wantCorruption(t, c.open(b).Validate(), slotOffset(i), "zero fingerprint")
+	})
+	t.Run("checksummed slot with bad state", func(t *testing.T) {
+		b := c.copy()
+		i := c.slotOf(80)
+		b[slotOffset(i)+sState] = 9
+		resealSlot(b[slotOffset(i):])
+		ix := c.open(b)
+		wantCorruption(t, ix.Validate(), slotOffset(i), "invalid state 9")
+		_, _, err := ix.Lookup(FingerprintString(streamID(80)), matchStream(80))
+		wantCorruption(t, err, slotOffset(i), "invalid state 9")
+	})
+	t.Run("checksummed slot with reserved bytes set", func(t *testing.T) {
+		b := c.copy()
+		i := c.slotOf(80)
+		b[slotOffset(i)+sReserved+1] = 1
+		resealSlot(b[slotOffset(i):])
+		wantCorruption(t, c.open(b).Validate(), slotOffset(i), "reserved")
 	})
 	t.Run("count too high", func(t *testing.T) {
 		b := c.copy()
@@ -183,6 +222,48 @@ func TestValidate(t *testing.T) {
 		wantCorruption(t, ix.Validate(), slotOffset(to), "unreachable")
 		// Lookup cannot find it: exactly what Validate protects against.
 		checkAbsent(t, ix, 5)
+	})
+	t.Run("entry one past an empty home", func(t *testing.T) {
+		// The smallest violation: home slot 3 empty, entry in slot 4.
+		fs, dir := newFS(t)
+		ix := mustCreate(t, fs, "small", 16)
+		mustClose(t, ix)
+		b := readFile(t, dir, "small")
+		encodeSlot(b[slotOffset(4):], Fingerprint{Hi: 3, Lo: 1}, entryOf(1, 0))
+		le.PutUint64(b[hCount:], 1)
+		reseal(b)
+		writeFile(t, dir, "small", b)
+		ix = mustOpen(t, fs, "small")
+		defer mustClose(t, ix)
+		var ce *CorruptionError
+		if err := ix.Validate(); !errors.As(err, &ce) || ce.Offset != slotOffset(4) || !strings.Contains(ce.Reason, "unreachable") {
+			t.Fatalf("Validate: %v, want unreachable at %d", err, slotOffset(4))
+		}
+	})
+	t.Run("entry wrapped past the end", func(t *testing.T) {
+		// Home 15, entry in slot 0 with 15 occupied: valid. Then empty
+		// slot 15: invalid.
+		fs, dir := newFS(t)
+		ix := mustCreate(t, fs, "wrap", 16)
+		mustClose(t, ix)
+		b := readFile(t, dir, "wrap")
+		encodeSlot(b[slotOffset(15):], Fingerprint{Hi: 15, Lo: 1}, entryOf(1, 0))
+		encodeSlot(b[slotOffset(0):], Fingerprint{Hi: 31, Lo: 2}, entryOf(2, 0))
+		le.PutUint64(b[hCount:], 2)
+		reseal(b)
+		writeFile(t, dir, "wrap", b)
+		ix = mustOpen(t, fs, "wrap")
+		if err := ix.Validate(); err != nil {
+			t.Fatalf("Validate of a valid wrapped cluster: %v", err)
+		}
+		mustClose(t, ix)
+		clear(b[slotOffset(15) : slotOffset(15)+SlotSize])
+		le.PutUint64(b[hCount:], 1)
+		reseal(b)
+		writeFile(t, dir, "wrap", b)
+		ix = mustOpen(t, fs, "wrap")
+		defer mustClose(t, ix)
+		wantCorruptionIn(t, ix.Validate(), "wrap", slotOffset(0), "unreachable")
 	})
 	t.Run("table full", func(t *testing.T) {
 		fs, dir := newFS(t)
@@ -242,4 +323,28 @@ func TestGrowthRefusesCorruptSlot(t *testing.T) {
 		t.Fatalf("directory holds %v after a failed growth", names)
 	}
 	checkStream(t, ix, 4, 0) // the old table is still in use
+}
+
+func TestGrowthRefusesWrongCount(t *testing.T) {
+	fs, dir := newFS(t)
+	ix := mustCreate(t, fs, "index", 16)
+	for n := range 11 {
+		mustPut(t, ix, n, 0)
+	}
+	if err := ix.Flush(1, true); err != nil {
+		t.Fatal(err)
+	}
+	mustClose(t, ix)
+	b := readFile(t, dir, "index")
+	le.PutUint64(b[hCount:], 12) // one more than the slots hold
+	reseal(b)
+	writeFile(t, dir, "index", b)
+
+	ix = mustOpen(t, fs, "index")
+	defer mustClose(t, ix)
+	err := ix.Put(FingerprintString(streamID(11)), entryOf(11, 0), matchStream(11))
+	wantCorruption(t, err, hCount, "count 12 but 11")
+	if ix.Slots() != 16 {
+		t.Fatalf("Slots = %d after a refused growth, want 16", ix.Slots())
+	}
 }

@@ -4,9 +4,10 @@
 // record, its last version, a state and an auxiliary word.
 //
 // The index is derived data; the log is the truth. Whenever the file is in
-// any doubt (Open fails with ErrInvalid, Clean reports false, Validate
-// reports a *CorruptionError, or the checkpoint is ahead of the log), the
-// caller rebuilds it from the log with Create and Put.
+// doubt (Open fails with ErrInvalid, Validate or a Lookup reports a
+// *CorruptionError, the checkpoint is ahead of the log, or Clean reports
+// false after a power cut; see Durability), the caller rebuilds it from the
+// log with Create and Put.
 //
 // # File format
 //
@@ -53,7 +54,8 @@
 // checksum does not depend on its position, so growth copies slots whole.
 // The header checksum lets Open reject a torn or foreign header without
 // reading the slots; the slot checksum catches a torn slot (slots straddle
-// 4 KiB page boundaries, so a power cut can tear one) and any bit flip.
+// 4 KiB page boundaries, so a power cut can tear one) and random damage
+// such as a bit flip (missed with probability 2^-32).
 //
 // # Hashing
 //
@@ -105,7 +107,7 @@
 //
 // # Faults
 //
-// Every method except Len, Checkpoint and Clean touches mapped memory,
+// Create, Open, Lookup, Put, Flush, Validate and All touch mapped memory,
 // which faults (SIGBUS) if the file was truncated underneath or a page
 // cannot be read back. Callers run index methods inside mmapfile.Guard,
 // which turns such a fault into an error; this package does not guard

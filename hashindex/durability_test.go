@@ -115,3 +115,45 @@ func TestSyncFailureIsSticky(t *testing.T) {
 	}
 	checkStream(t, ix, 1, 0) // reads still work
 }
+
+func TestFlushWithoutChangesSyncsOnlyHeader(t *testing.T) {
+	fs0, _ := newFS(t)
+	fs := &spyFS{FS: fs0}
+	ix := mustCreate(t, fs, "index", 64)
+	defer mustClose(t, ix)
+	mustPut(t, ix, 1, 0)
+	if err := ix.Flush(1, false); err != nil {
+		t.Fatal(err)
+	}
+	fs.take()
+	if err := ix.Flush(2, true); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"sync index 0 4096"}
+	if ops := fs.takeOps(); !slices.Equal(ops, want) {
+		t.Fatalf("Flush with no slot change did %q, want %q", ops, want)
+	}
+	if !ix.Clean() || ix.Checkpoint() != 2 {
+		t.Fatalf("clean=%v checkpoint=%d", ix.Clean(), ix.Checkpoint())
+	}
+	// A growth syncs the whole new file; the Put that grew then stores its
+	// own slot, which the next Flush must sync.
+	for n := 2; n <= 48; n++ { // 48 entries: the most 64 slots hold
+		mustPut(t, ix, n, 0)
+	}
+	if err := ix.Flush(3, false); err != nil {
+		t.Fatal(err)
+	}
+	fs.take()
+	mustPut(t, ix, 49, 0)
+	if ix.Slots() != 128 {
+		t.Fatalf("Slots = %d, want 128", ix.Slots())
+	}
+	if err := ix.Flush(4, false); err != nil {
+		t.Fatal(err)
+	}
+	ops := fs.takeOps()
+	if got := ops[len(ops)-2:]; !slices.Equal(got, []string{"sync index 4096 " + itoa(128*SlotSize), "sync index 0 4096"}) {
+		t.Fatalf("Flush after growth did %q", got)
+	}
+}

@@ -58,8 +58,10 @@ func (ix *Index) markDirty(t *table) error {
 // clean=true only at shutdown, with no Put to follow before Close; any later
 // Put clears the flag again.
 //
-// Flush holds no lock that Lookups need, so they continue during its
-// msyncs. Only the goroutine that calls Put may call Flush.
+// The slot msync is skipped when no slot changed since the last one (a
+// growth syncs the whole new file itself). Flush holds no lock that Lookups
+// need, so they continue during its msyncs. Only the goroutine that calls
+// Put may call Flush.
 func (ix *Index) Flush(checkpoint uint64, clean bool) error {
 	ix.writeMu.Lock()
 	defer ix.writeMu.Unlock()
@@ -67,8 +69,11 @@ func (ix *Index) Flush(checkpoint uint64, clean bool) error {
 	if err != nil {
 		return err
 	}
-	if err := t.file.Sync(HeaderSize, t.file.Size()-HeaderSize); err != nil {
-		return ix.fail(fmt.Errorf("hashindex: flush %s slots: %w", ix.name, err))
+	if ix.slotsDirty {
+		if err := t.file.Sync(HeaderSize, t.file.Size()-HeaderSize); err != nil {
+			return ix.fail(fmt.Errorf("hashindex: flush %s slots: %w", ix.name, err))
+		}
+		ix.slotsDirty = false
 	}
 	ix.checkpoint.Store(checkpoint)
 	ix.clean.Store(clean)

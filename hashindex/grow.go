@@ -72,6 +72,7 @@ func (ix *Index) grow(old *table) (*table, error) {
 	ix.mu.Lock()
 	ix.t = nt
 	ix.mu.Unlock()
+	ix.slotsDirty = false // every slot of the new file was just synced
 	ok = true
 	// No reader can still be inside the old mapping: each holds mu shared
 	// for its whole probe, and the swap above waited for them. An unmap

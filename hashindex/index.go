@@ -31,6 +31,9 @@ type Index struct {
 	// unless they hold mu.
 	writeMu sync.Mutex
 	failed  error // sticky write-path failure, see fail; guarded by writeMu
+	// slotsDirty records a slot store since the slots were last synced, so
+	// that a Flush with nothing new skips the slot msync. Guarded by writeMu.
+	slotsDirty bool
 
 	// mu separates readers from changes they could observe: Lookup,
 	// Validate, All and Slots hold it shared; slot stores, the table swap

@@ -254,3 +254,24 @@ func TestOpenMissing(t *testing.T) {
 		t.Fatalf("Open of a missing file: %v", err)
 	}
 }
+
+func TestAllStopsWhenTableIsReplaced(t *testing.T) {
+	fs, _ := newFS(t)
+	ix := mustCreate(t, fs, "index", 512)
+	defer mustClose(t, ix)
+	const full = 384 // the most 512 slots hold
+	for n := range full {
+		mustPut(t, ix, n, 0)
+	}
+	seen := 0
+	for range ix.All() {
+		if seen == 0 {
+			mustPut(t, ix, full, 0) // grows: not allowed, but must not break
+		}
+		seen++
+	}
+	// The first batch (128 slots) was copied out before the growth.
+	if seen == 0 || seen >= full {
+		t.Fatalf("All yielded %d entries across a growth, want it to stop after the first batch", seen)
+	}
+}

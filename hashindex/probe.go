@@ -125,6 +125,7 @@ func (ix *Index) store(t *table, i uint64, fp Fingerprint, e Entry, inserted boo
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	encodeSlot(t.slot(i), fp, e)
+	ix.slotsDirty = true
 	if inserted {
 		ix.count.Add(1)
 		ix.writeHeader(t)

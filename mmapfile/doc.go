@@ -8,13 +8,13 @@
 // A File is a regular file whose size is fixed when it is created and which
 // is mapped once, read-write and shared, for its whole life:
 //
-//	 offset 0                                               Size()
-//	 +-------------------------------------------------------+
-//	 | bytes written by the layer above (segment, index)     |
-//	 +-------------------------------------------------------+
-//	   ^ Bytes() is this whole range; stores to it are the writes
-//	   ^ Sync(off, n) makes [off, off+n) durable (msync MS_SYNC over
-//	     the page-aligned cover of the range, never the whole mapping)
+//	offset 0                                               Size()
+//	+-------------------------------------------------------+
+//	| bytes written by the layer above (segment, index)     |
+//	+-------------------------------------------------------+
+//	  ^ Bytes() is this whole range; stores to it are the writes
+//	  ^ Sync(off, n) makes [off, off+n) durable (msync MS_SYNC over
+//	    the page-aligned cover of the range, never the whole mapping)
 //
 // Files are never grown, shrunk or remapped while mapped: a layer that needs
 // a bigger file builds a new one and renames it into place. That keeps every

@@ -153,7 +153,12 @@ func (fs *osFS) Rename(oldName, newName string) error {
 	for _, of := range moved {
 		of.setName(newName)
 	}
-	fs.files[newName] = append(fs.files[newName], moved...)
+	// Files open under newName lost that entry: they keep their name, but a
+	// later Rename of newName moves only the files renamed here.
+	delete(fs.files, newName)
+	if len(moved) > 0 {
+		fs.files[newName] = moved
+	}
 	return nil
 }
 
@@ -162,9 +167,12 @@ func (fs *osFS) Remove(name string) error {
 	if err != nil {
 		return err
 	}
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
 	if err := os.Remove(p); err != nil {
 		return fmt.Errorf("mmapfile: remove %s: %w", name, err)
 	}
+	delete(fs.files, name) // open files keep their name, no longer renamed with it
 	return nil
 }
 
@@ -241,8 +249,8 @@ func (of *osFile) Sync(off, n int64) error {
 	if of.data == nil {
 		return ErrClosed
 	}
-	if off < 0 || n < 0 || off+n > int64(len(of.data)) {
-		return fmt.Errorf("%w: sync [%d, %d) of %s (%d bytes)", ErrInvalidRange, off, off+n, of.Name(), len(of.data))
+	if off < 0 || n < 0 || n > int64(len(of.data))-off { // off+n could overflow
+		return fmt.Errorf("%w: sync %d bytes at %d of %s (%d bytes)", ErrInvalidRange, n, off, of.Name(), len(of.data))
 	}
 	if n == 0 {
 		return nil
@@ -255,7 +263,7 @@ func (of *osFile) Sync(off, n int64) error {
 }
 
 func (of *osFile) Advise(off, n int64, advice Advice) {
-	if of.data == nil || off < 0 || n <= 0 || off+n > int64(len(of.data)) {
+	if of.data == nil || off < 0 || n <= 0 || n > int64(len(of.data))-off {
 		return
 	}
 	start, end := pageCover(off, off+n, int64(len(of.data)))

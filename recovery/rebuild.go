@@ -174,7 +174,9 @@ func buildIndex(fs mmapfile.FS, segs []Segment, name string, minSlots uint64, he
 			return nil, err
 		}
 	}
-	if err := ix.Flush(end, false); err != nil {
+	// The index now describes the log exactly through end, so it is as
+	// good as after a clean close; the first change marks it dirty again.
+	if err := ix.Flush(end, true); err != nil {
 		_ = ix.Close()
 		return nil, err
 	}

@@ -30,7 +30,7 @@
 // multiple of 8 bytes.
 //
 //	 0  checksum u64   xxhash64 of bytes [8, size): every header field after
-//	                   it and the whole body
+//	                   it and the whole body (a hash of 0 is stored as 1)
 //	 8  size u32       header + body bytes, without padding
 //	 12 flags u16      FlagContinues | FlagTombstone | FlagDeleted | FlagMetadata
 //	 14 stream len u16
@@ -53,7 +53,8 @@
 // A header whose checksum and size are both zero marks the end of the data;
 // the writer zeroes the next header slot after every append, so the end
 // always reads as such. A zero checksum can never verify, so zeroed space is
-// never mistaken for a record.
+// never mistaken for a record. Reserved fields and padding are zero; a record
+// with anything else there does not decode.
 //
 // # Batches
 //

@@ -81,7 +81,7 @@ func Encode(dst []byte, r *Record) (int, error) {
 	}
 	n := EncodedLen(len(r.Stream), len(r.Type), len(r.Metadata), len(r.Data))
 	size := RecordHeaderSize + len(r.Stream) + len(r.Type) + len(r.Metadata) + len(r.Data)
-	if n > len(dst) || size > math.MaxUint32 {
+	if n > len(dst) || uint64(size) > math.MaxUint32 {
 		return 0, ErrTooLarge
 	}
 	b := dst[:n]
@@ -108,9 +108,19 @@ func Encode(dst []byte, r *Record) (int, error) {
 	o += copy(b[o:], r.Metadata)
 	o += copy(b[o:], r.Data)
 	clear(b[o:]) // padding: the mapping may hold stale bytes there
-	le.PutUint64(b[0:], xxhash.Sum64(b[8:size]))
+	le.PutUint64(b[0:], checksum(b[8:size]))
 	r.size = uint32(size)
 	return n, nil
+}
+
+// checksum is the record checksum of b, the bytes [8, size) of a record:
+// their xxhash64, except that a hash of zero is stored as one, so that a
+// zeroed checksum field never verifies.
+func checksum(b []byte) uint64 {
+	if sum := xxhash.Sum64(b); sum != 0 {
+		return sum
+	}
+	return 1
 }
 
 // IsEnd reports whether b starts with an all-zero record header: the end of
@@ -133,17 +143,29 @@ func IsEnd(b []byte) bool {
 // *CorruptionError at off. The size field is trusted only as far as the
 // segment's bounds until the checksum has verified it; nothing is allocated.
 func Decode(seg []byte, off int64, pos uint64, r *Record) (int, error) {
-	if off < 0 || off+RecordHeaderSize > int64(len(seg)) {
+	if off < 0 || off > int64(len(seg))-RecordHeaderSize {
 		return 0, corruptf(off, "record header past the end of the segment")
 	}
 	b := seg[off:]
 	le := binary.LittleEndian
 	size := int64(le.Uint32(b[8:]))
-	if size < RecordHeaderSize || off+int64(align8(int(size))) > int64(len(seg)) {
+	padded := (size + 7) &^ 7 // int64: align8(int(size)) overflows a 32-bit int
+	if size < RecordHeaderSize || padded > int64(len(seg))-off {
 		return 0, corruptf(off, "record size %d out of range", size)
 	}
-	if sum := xxhash.Sum64(b[8:size]); sum != le.Uint64(b[0:]) {
+	if checksum(b[8:size]) != le.Uint64(b[0:]) {
 		return 0, corruptf(off, "record checksum mismatch")
+	}
+	// The checksum does not cover the reserved fields' meaning nor the
+	// padding; both are zero as written, so that a record that decodes is
+	// exactly the bytes Encode writes for it.
+	if le.Uint16(b[82:]) != 0 || le.Uint32(b[92:]) != 0 {
+		return 0, corruptf(off, "reserved record header field is not zero")
+	}
+	for _, c := range b[size:padded] {
+		if c != 0 {
+			return 0, corruptf(off, "record padding is not zero")
+		}
 	}
 	streamLen := int64(le.Uint16(b[14:]))
 	typeLen := int64(le.Uint16(b[80:]))

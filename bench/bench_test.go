@@ -1,0 +1,234 @@
+package bench
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/spooldb/spool/engine"
+)
+
+// Benchmark families. Append benchmarks count b.N events (b.N Append
+// calls for the batch family); read benchmarks run on a shared load store
+// built once (-spool.load streams x events, 10 per Append). All report
+// events/s; latency-bound ones also p50/p99 per call. Keep sizes small:
+// `go test -bench . -benchtime=1x ./bench` runs each once.
+var (
+	flagLoad    = flag.String("spool.load", "100x1000", "load store for read benchmarks: streams x events per stream")
+	flagSegment = flag.Int64("spool.segment", 0, "segment size in bytes for append benchmarks (0: engine default)")
+)
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	code := m.Run()
+	fixture.close()
+	os.Exit(code)
+}
+
+func benchOptions(d engine.Durability) *engine.Options {
+	return &engine.Options{Durability: d, SegmentSize: *flagSegment}
+}
+
+func benchAppend(b *testing.B, d engine.Durability, writers, batch int) {
+	s, err := engine.Open(b.TempDir(), benchOptions(d))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	streams := StreamNames(DefaultStreams)
+	events := b.N * batch
+	b.SetBytes(int64(batch * PayloadSize))
+	b.ResetTimer()
+	res, err := Drive(DriveSpec{Writers: writers, Events: events, Batch: batch, Streams: streams},
+		engineWriter(context.Background(), s, batch))
+	b.StopTimer()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if res.Events != int64(events) {
+		b.Fatalf("%d events acknowledged, want %d", res.Events, events)
+	}
+	reportDrive(b, res)
+}
+
+func reportDrive(b *testing.B, res DriveResult) {
+	b.ReportMetric(float64(res.Events)/res.Elapsed.Seconds(), "events/s")
+	b.ReportMetric(float64(res.Latency.At(0.5))/1e3, "p50-µs")
+	b.ReportMetric(float64(res.Latency.At(0.99))/1e3, "p99-µs")
+}
+
+func BenchmarkAppendDurable(b *testing.B) {
+	for _, w := range []int{1, 16, 256} {
+		b.Run(fmt.Sprintf("writers=%d", w), func(b *testing.B) { benchAppend(b, engine.SyncEachCommit, w, 1) })
+	}
+}
+
+func BenchmarkAppendNoSync(b *testing.B) {
+	for _, w := range []int{1, 16} {
+		b.Run(fmt.Sprintf("writers=%d", w), func(b *testing.B) { benchAppend(b, engine.NoSync, w, 1) })
+	}
+}
+
+// BenchmarkAppendBatch100 times durable Appends of 100 events each (one
+// op = one Append).
+func BenchmarkAppendBatch100(b *testing.B) { benchAppend(b, engine.SyncEachCommit, 1, 100) }
+
+func BenchmarkRawGroupCommit(b *testing.B) {
+	for _, c := range []struct{ writers, batch int }{{1, 1}, {16, 1}, {256, 1}, {1, 100}} {
+		name := fmt.Sprintf("writers=%d", c.writers)
+		if c.batch > 1 {
+			name = fmt.Sprintf("batch=%d", c.batch)
+		}
+		b.Run(name, func(b *testing.B) {
+			events := b.N * c.batch
+			log, err := OpenRaw(filepath.Join(b.TempDir(), "raw.log"), RawOptions{Prealloc: int64(events) * DefaultRawRecordSize})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer log.Close()
+			b.SetBytes(int64(c.batch * PayloadSize))
+			b.ResetTimer()
+			res, err := Drive(DriveSpec{Writers: c.writers, Events: events, Batch: c.batch, Streams: StreamNames(DefaultStreams)},
+				func(int) AppendFunc {
+					data := make([][]byte, c.batch)
+					bufs := make([]byte, c.batch*PayloadSize)
+					return func(stream string, si, first, n int) error {
+						for j := range n {
+							data[j] = FillPayload(bufs[j*PayloadSize:], si, first+j)
+						}
+						return log.Append(stream, data[:n]...)
+					}
+				})
+			b.StopTimer()
+			if err != nil {
+				b.Fatal(err)
+			}
+			reportDrive(b, res)
+		})
+	}
+}
+
+// fixture is the load store shared by the read benchmarks.
+var fixture loadFixtureState
+
+type loadFixtureState struct {
+	once sync.Once
+	dir  string
+	ls   *LoadStore
+	err  error
+}
+
+func (f *loadFixtureState) close() {
+	if f.ls != nil {
+		_ = f.ls.Close()
+	}
+	if f.dir != "" {
+		_ = os.RemoveAll(f.dir)
+	}
+}
+
+func loadFixture(b *testing.B) *LoadStore {
+	b.Helper()
+	fixture.once.Do(func() {
+		var streams, per int
+		if _, err := fmt.Sscanf(*flagLoad, "%dx%d", &streams, &per); err != nil || streams < 1 || per < 10 || per%10 != 0 {
+			fixture.err = fmt.Errorf("bad -spool.load %q (want SxE, E a multiple of 10)", *flagLoad)
+			return
+		}
+		fixture.dir, fixture.err = os.MkdirTemp("", "spool-bench-fixture-")
+		if fixture.err != nil {
+			return
+		}
+		r := NewRunner(Config{LoadStreams: streams, LoadPerStream: per, Settle: -1}, fixture.dir, nil)
+		fixture.ls, _, fixture.err = r.Load(context.Background(), filepath.Join(fixture.dir, "L"))
+		if fixture.err == nil {
+			_, fixture.err = r.ReadStreams(fixture.ls) // warm-up and check
+		}
+	})
+	if fixture.err != nil {
+		b.Fatal(fixture.err)
+	}
+	return fixture.ls
+}
+
+func BenchmarkReadStream(b *testing.B) {
+	for _, dir := range []engine.Direction{engine.Forward, engine.Backward} {
+		b.Run(dir.String(), func(b *testing.B) {
+			ls := loadFixture(b)
+			rng := rand.New(rand.NewPCG(3, 4))
+			lat := NewLatencies(b.N)
+			b.SetBytes(int64(ls.PerStream * PayloadSize))
+			b.ResetTimer()
+			for range b.N {
+				t := time.Now()
+				if _, _, err := readStream(ls.Store, ls.Streams[rng.IntN(len(ls.Streams))], dir, ls.PerStream); err != nil {
+					b.Fatal(err)
+				}
+				lat.Add(time.Since(t))
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.N*ls.PerStream)/b.Elapsed().Seconds(), "events/s")
+			q := MergeLatencies(lat)
+			b.ReportMetric(float64(q.At(0.5))/1e3, "p50-µs")
+			b.ReportMetric(float64(q.At(0.99))/1e3, "p99-µs")
+		})
+	}
+}
+
+func BenchmarkReadAll(b *testing.B) {
+	ls := loadFixture(b)
+	total := int64(len(ls.Streams) * ls.PerStream)
+	b.SetBytes(total * PayloadSize)
+	b.ResetTimer()
+	for range b.N {
+		n, _, err := scanAll(ls.Store)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if n != total {
+			b.Fatalf("ReadAll returned %d events, want %d", n, total)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(total)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkOpenClean times Open of the load store after a clean Close
+// (one op = one Open; Close is not timed). The store is reopened with the
+// smallest segment size so that the spare segment each Open prepares in
+// the background — and Close waits for — stays cheap; the existing
+// segments keep their size.
+func BenchmarkOpenClean(b *testing.B) {
+	ls := loadFixture(b)
+	opts := *ls.opts
+	opts.SegmentSize = 64 << 10
+	var engineTime time.Duration
+	for range b.N {
+		b.StopTimer()
+		if ls.Store != nil {
+			if err := ls.Store.Close(); err != nil {
+				b.Fatal(err)
+			}
+			ls.Store = nil
+		}
+		b.StartTimer()
+		s, err := engine.Open(ls.Dir, &opts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		ls.Store = s
+		engineTime += s.OpenDuration()
+		if !s.Recovered().Clean {
+			b.Fatalf("open after clean close not clean: %+v", s.Recovered())
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/1e3/float64(b.N), "ms/open")
+	b.ReportMetric(float64(engineTime.Microseconds())/1e3/float64(b.N), "engine-ms/open")
+}

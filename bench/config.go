@@ -1,0 +1,150 @@
+package bench
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spooldb/spool/engine"
+)
+
+// Workload names, in the order a suite runs them.
+var Workloads = []string{"W1", "W1b", "W1c", "L", "W2", "W3", "W4"}
+
+// Config sizes a suite. Zero fields mean the defaults (the peers' sizes).
+type Config struct {
+	// Dir is where the suite makes its temporary directory (default
+	// os.TempDir()); everything is removed afterwards.
+	Dir string
+	// Only lists the workloads to run (names from Workloads); empty means
+	// all. W2, W3 and W4 need the L store, so any of them runs L too.
+	Only []string
+	// NoRaw skips the raw baseline (durable rows then have no x raw).
+	NoRaw bool
+
+	Writers       []int // W1 writer counts (default 1, 16, 256)
+	NoSyncWriters []int // W1c writer counts (default 1, 16)
+	Events        int   // events per append run (default 200,000)
+	EventsSingle  int   // events of W1 with one writer (default 20,000; capped at Events)
+	Streams       int   // streams W1/W1b/W1c write to (default 10,000)
+	Batch         int   // events per Append in W1b (default 100)
+
+	LoadStreams   int // L: streams (default 1,000)
+	LoadPerStream int // L: events per stream (default 1,000; a multiple of LoadBatch)
+	LoadBatch     int // L: events per Append (default 10)
+	Reads         int // W2: random whole-stream reads per direction (default 1,000)
+	Opens         int // W4: clean opens timed (default 3)
+
+	// DurationCap stops an append run after this long (default 15 s).
+	DurationCap time.Duration
+	// Settle bounds the wait for a quiet device before each workload
+	// (default 3 s; negative disables).
+	Settle time.Duration
+	// Options are the engine options; Durability is set per workload.
+	Options engine.Options
+	// RawRecordSize is the raw baseline's record size (default 224).
+	RawRecordSize int
+	// RawChunk is the raw baseline's zero-fill step (default 64 MiB).
+	RawChunk int64
+}
+
+// Defaults of Config.
+const (
+	DefaultEvents        = 200_000
+	DefaultEventsSingle  = 20_000
+	DefaultStreams       = 10_000
+	DefaultBatch         = 100
+	DefaultLoadStreams   = 1_000
+	DefaultLoadPerStream = 1_000
+	DefaultLoadBatch     = 10
+	DefaultReads         = 1_000
+	DefaultOpens         = 3
+	DefaultDurationCap   = 15 * time.Second
+	DefaultSettle        = 3 * time.Second
+)
+
+// WithDefaults returns c with zero fields set to defaults.
+func (c Config) WithDefaults() Config {
+	def := func(p *int, v int) {
+		if *p <= 0 {
+			*p = v
+		}
+	}
+	if len(c.Writers) == 0 {
+		c.Writers = []int{1, 16, 256}
+	}
+	if len(c.NoSyncWriters) == 0 {
+		c.NoSyncWriters = []int{1, 16}
+	}
+	def(&c.Events, DefaultEvents)
+	def(&c.EventsSingle, DefaultEventsSingle)
+	c.EventsSingle = min(c.EventsSingle, c.Events)
+	def(&c.Streams, DefaultStreams)
+	def(&c.Batch, DefaultBatch)
+	def(&c.LoadStreams, DefaultLoadStreams)
+	def(&c.LoadPerStream, DefaultLoadPerStream)
+	def(&c.LoadBatch, DefaultLoadBatch)
+	def(&c.Reads, DefaultReads)
+	def(&c.Opens, DefaultOpens)
+	def(&c.RawRecordSize, DefaultRawRecordSize)
+	if c.DurationCap <= 0 {
+		c.DurationCap = DefaultDurationCap
+	}
+	if c.Settle == 0 {
+		c.Settle = DefaultSettle
+	}
+	if c.RawChunk <= 0 {
+		c.RawChunk = DefaultRawChunk
+	}
+	return c
+}
+
+// Validate reports the first problem of c (after defaults).
+func (c Config) Validate() error {
+	c = c.WithDefaults()
+	for _, w := range c.Only {
+		if !slices.Contains(Workloads, w) {
+			return fmt.Errorf("bench: unknown workload %q (have %s)", w, strings.Join(Workloads, ", "))
+		}
+	}
+	for _, w := range append(slices.Clone(c.Writers), c.NoSyncWriters...) {
+		if w < 1 || w > 100_000 {
+			return fmt.Errorf("bench: writer count %d out of range", w)
+		}
+	}
+	if c.LoadPerStream%c.LoadBatch != 0 {
+		return fmt.Errorf("bench: events per stream (%d) must be a multiple of the load batch (%d)", c.LoadPerStream, c.LoadBatch)
+	}
+	if c.Batch > engine.MaxEventsPerAppend || c.LoadBatch > engine.MaxEventsPerAppend {
+		return fmt.Errorf("bench: batch larger than %d", engine.MaxEventsPerAppend)
+	}
+	return c.Options.Validate()
+}
+
+// Wants reports whether workload w runs under c.
+func (c Config) Wants(w string) bool {
+	if len(c.Only) == 0 {
+		return true
+	}
+	if w == "L" {
+		return slices.Contains(c.Only, "L") || slices.Contains(c.Only, "W2") ||
+			slices.Contains(c.Only, "W3") || slices.Contains(c.Only, "W4")
+	}
+	return slices.Contains(c.Only, w)
+}
+
+// SetPrep sets o.SegmentPrep by its name ("zero-fill" or "fallocate", as
+// the engine prints it). The engine does not re-export the mmapfile.Prep
+// constants, so this finds the value by name.
+func SetPrep(o *engine.Options, name string) error {
+	o.SegmentPrep = 0
+	for range 16 {
+		if o.SegmentPrep.String() == name {
+			return nil
+		}
+		o.SegmentPrep++
+	}
+	o.SegmentPrep = 0
+	return fmt.Errorf("bench: unknown segment preparation %q (zero-fill or fallocate)", name)
+}

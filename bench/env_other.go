@@ -1,0 +1,5 @@
+//go:build !linux
+
+package bench
+
+func storageFacts(dir string) []Fact { return nil }

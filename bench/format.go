@@ -1,0 +1,137 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// FormatDuration prints d with three significant digits: 35.2µs, 1.23ms,
+// 2.01s; "-" for 0.
+func FormatDuration(d time.Duration) string {
+	if d <= 0 {
+		return "-"
+	}
+	switch {
+	case d < time.Microsecond:
+		return fmt.Sprintf("%dns", d.Nanoseconds())
+	case d < time.Millisecond:
+		return sig3(float64(d)/1e3) + "µs"
+	case d < time.Second:
+		return sig3(float64(d)/1e6) + "ms"
+	}
+	return sig3(d.Seconds()) + "s"
+}
+
+// sig3 prints v with three significant digits (at least as an integer).
+func sig3(v float64) string {
+	switch {
+	case v >= 100:
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	case v >= 10:
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	}
+	return strconv.FormatFloat(v, 'f', 2, 64)
+}
+
+// FormatCount prints a rate as an integer, "-" for 0 or NaN.
+func FormatCount(v float64) string {
+	if v <= 0 || math.IsNaN(v) {
+		return "-"
+	}
+	return strconv.FormatFloat(v, 'f', 0, 64)
+}
+
+func formatRatio(v float64) string {
+	if v <= 0 || math.IsNaN(v) {
+		return "-"
+	}
+	return strconv.FormatFloat(v, 'f', 2, 64)
+}
+
+func formatMB(v float64) string {
+	if v <= 0 || math.IsNaN(v) {
+		return "-"
+	}
+	return sig3(v)
+}
+
+// TableColumns are the report's columns.
+var TableColumns = []string{"workload", "params", "durability", "events/s", "MB/s", "p50", "p99", "p999", "x raw", "dev B/B"}
+
+// WriteTable prints rows as an aligned, Markdown-compatible table. With
+// more than one round it adds the rounds and spread columns. Notes go last.
+func WriteTable(w io.Writer, rows []Row) error {
+	multi := false
+	for _, r := range rows {
+		if r.Rounds > 1 {
+			multi = true
+		}
+	}
+	head := append([]string(nil), TableColumns...)
+	if multi {
+		head = append(head, "rounds", "spread")
+	}
+	head = append(head, "notes")
+	cells := [][]string{head}
+	for _, r := range rows {
+		notes := r.Notes
+		if r.Capped {
+			notes = "time-capped; " + notes
+		}
+		c := []string{
+			r.Workload, r.Params, r.Durability,
+			FormatCount(r.EventsPerSec), formatMB(r.MBPerSec),
+			FormatDuration(r.P50), FormatDuration(r.P99), FormatDuration(r.P999),
+			formatRatio(r.XRaw), formatRatio(r.DevPerByte),
+		}
+		if multi {
+			spread := "-"
+			if !math.IsNaN(r.Spread) {
+				spread = fmt.Sprintf("±%.0f%%", r.Spread*100)
+			}
+			c = append(c, strconv.Itoa(r.Rounds), spread)
+		}
+		cells = append(cells, append(c, notes))
+	}
+	width := make([]int, len(head))
+	for _, row := range cells {
+		for i, c := range row {
+			width[i] = max(width[i], utf8.RuneCountInString(c))
+		}
+	}
+	left := func(i int) bool { return i < 3 || i == len(head)-1 }
+	var b strings.Builder
+	line := func(row []string) {
+		b.WriteString("|")
+		for i, c := range row {
+			pad := strings.Repeat(" ", width[i]-utf8.RuneCountInString(c))
+			if left(i) {
+				b.WriteString(" " + c + pad + " |")
+			} else {
+				b.WriteString(" " + pad + c + " |")
+			}
+		}
+		b.WriteString("\n")
+	}
+	line(cells[0])
+	b.WriteString("|")
+	for i := range head {
+		dash := strings.Repeat("-", width[i])
+		if left(i) {
+			b.WriteString(" " + dash + " |")
+		} else {
+			b.WriteString(" " + dash[:len(dash)-1] + ": |")
+		}
+	}
+	b.WriteString("\n")
+	for _, row := range cells[1:] {
+		line(row)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}

@@ -1,0 +1,459 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spooldb/spool/engine"
+)
+
+// Runner runs workloads in a scratch directory and measures them.
+type Runner struct {
+	Cfg Config    // with defaults applied
+	Dir string    // scratch directory; each workload makes its own under it
+	Dev *Device   // nil when device counters are unavailable
+	Log io.Writer // progress; may be nil
+
+	seq int
+}
+
+// NewRunner prepares a runner over dir (which must exist).
+func NewRunner(cfg Config, dir string, log io.Writer) *Runner {
+	r := &Runner{Cfg: cfg.WithDefaults(), Dir: dir, Log: log}
+	if d, err := DeviceOf(dir); err == nil {
+		r.Dev = d
+	} else {
+		r.logf("device counters unavailable: %v", err)
+	}
+	return r
+}
+
+func (r *Runner) logf(format string, args ...any) {
+	if r.Log != nil {
+		fmt.Fprintf(r.Log, format+"\n", args...)
+	}
+}
+
+// scratch returns a fresh path under the runner's directory.
+func (r *Runner) scratch(name string) string {
+	r.seq++
+	return filepath.Join(r.Dir, fmt.Sprintf("%02d-%s", r.seq, name))
+}
+
+// window measures device writes between begin and end.
+type window struct {
+	dev *Device
+	c0  DiskCounters
+	ok  bool
+}
+
+func (r *Runner) begin() window {
+	w := window{dev: r.Dev}
+	if r.Dev == nil {
+		return w
+	}
+	if r.Cfg.Settle > 0 {
+		r.Dev.Settle(r.Cfg.Settle)
+	}
+	c, err := r.Dev.Read()
+	w.c0, w.ok = c, err == nil
+	return w
+}
+
+// end returns device bytes written since begin, or -1.
+func (w window) end() int64 {
+	if !w.ok {
+		return -1
+	}
+	c, err := w.dev.Read()
+	if err != nil {
+		return -1
+	}
+	return c.Sub(w.c0).BytesWritten()
+}
+
+func (r *Runner) options(d engine.Durability) *engine.Options {
+	o := r.Cfg.Options
+	o.Durability = d
+	o.Storage = nil
+	return &o
+}
+
+// engineWriter returns a factory of AppendFuncs appending to s with
+// expected version Any.
+func engineWriter(ctx context.Context, s *engine.Store, batch int) func(int) AppendFunc {
+	return func(int) AppendFunc {
+		evs := make([]engine.Event, batch)
+		bufs := make([]byte, batch*PayloadSize)
+		for i := range evs {
+			evs[i].Type = EventType
+		}
+		return func(stream string, si, first, n int) error {
+			for j := range n {
+				evs[j].Data = FillPayload(bufs[j*PayloadSize:], si, first+j)
+			}
+			_, err := s.Append(ctx, stream, engine.Any, evs[:n]...)
+			return err
+		}
+	}
+}
+
+// RawRow runs the raw baseline with the given writers, events and batch.
+func (r *Runner) RawRow(workload, params string, writers, events, batch int) (Result, error) {
+	res := Result{Workload: workload, Params: params, Durability: "raw-pre", Raw: true}
+	dir := r.scratch("raw")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return res, err
+	}
+	defer os.RemoveAll(dir)
+	streams := StreamNames(r.Cfg.Streams)
+	log, err := OpenRaw(filepath.Join(dir, "raw.log"), RawOptions{
+		RecordSize: r.Cfg.RawRecordSize,
+		Prealloc:   int64(events) * int64(r.Cfg.RawRecordSize),
+		Chunk:      r.Cfg.RawChunk,
+	})
+	if err != nil {
+		return res, err
+	}
+	w := r.begin()
+	d, err := Drive(DriveSpec{Writers: writers, Events: events, Batch: batch, Streams: streams, Cap: r.Cfg.DurationCap},
+		func(int) AppendFunc {
+			data := make([][]byte, batch)
+			bufs := make([]byte, batch*PayloadSize)
+			return func(stream string, si, first, n int) error {
+				for j := range n {
+					data[j] = FillPayload(bufs[j*PayloadSize:], si, first+j)
+				}
+				return log.Append(stream, data[:n]...)
+			}
+		})
+	st := log.Stats()
+	dev := w.end()
+	if cerr := log.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return res, fmt.Errorf("%s %s raw: %w", workload, params, err)
+	}
+	if st.Records != uint64(d.Events) {
+		return res, fmt.Errorf("%s %s raw: %d records durable, %d acknowledged", workload, params, st.Records, d.Events)
+	}
+	res.setRates(d.Events, d.Events*PayloadSize, d.Elapsed)
+	res.setLatency(d.Latency)
+	res.setDevice(dev, int64(st.Bytes))
+	res.Capped = d.Capped
+	res.XRaw = 1
+	res.Notes = fmt.Sprintf("%.1f calls/fdatasync", float64(d.Calls)/float64(max(st.Commits, 1)))
+	if st.Extended > 0 {
+		res.Notes += fmt.Sprintf(", %d inline extensions", st.Extended)
+	}
+	return res, nil
+}
+
+// AppendRow runs appends on a fresh store: writers goroutines, events in
+// total, batch events per Append, durability d.
+func (r *Runner) AppendRow(ctx context.Context, workload, params string, d engine.Durability, writers, events, batch int) (Result, error) {
+	res := Result{Workload: workload, Params: params, Durability: d.String()}
+	dir := r.scratch("store")
+	defer os.RemoveAll(dir)
+	s, err := engine.Open(dir, r.options(d))
+	if err != nil {
+		return res, err
+	}
+	defer s.Close()
+	streams := StreamNames(r.Cfg.Streams)
+	st0 := s.Stats()
+	w := r.begin()
+	dr, err := Drive(DriveSpec{Writers: writers, Events: events, Batch: batch, Streams: streams, Cap: r.Cfg.DurationCap},
+		engineWriter(ctx, s, batch))
+	if err != nil {
+		return res, fmt.Errorf("%s %s %v: %w", workload, params, d, err)
+	}
+	var syncTime time.Duration
+	if d != engine.SyncEachCommit {
+		// Untimed, but inside the device window: what the run leaves
+		// dirty is written here.
+		t := time.Now()
+		if err := s.Sync(); err != nil {
+			return res, fmt.Errorf("%s %s: sync: %w", workload, params, err)
+		}
+		syncTime = time.Since(t)
+	}
+	dev := w.end()
+	st := s.Stats()
+	if got := int64(st.Events - st0.Events); got != dr.Events {
+		return res, fmt.Errorf("%s %s: store counted %d events, %d acknowledged", workload, params, got, dr.Events)
+	}
+	if err := checkVersions(s, streams, dr.Events); err != nil {
+		return res, fmt.Errorf("%s %s: %w", workload, params, err)
+	}
+	res.setRates(dr.Events, dr.Events*PayloadSize, dr.Elapsed)
+	res.setLatency(dr.Latency)
+	res.setDevice(dev, int64(st.Bytes-st0.Bytes))
+	res.Capped = dr.Capped
+	if d == engine.NoSync {
+		res.Notes = fmt.Sprintf("final Sync %s (untimed)", FormatDuration(syncTime))
+	} else {
+		res.Notes = commitNotes(st0, st)
+		if d != engine.SyncEachCommit {
+			res.Notes += fmt.Sprintf(", final Sync %s (untimed)", FormatDuration(syncTime))
+		}
+	}
+	return res, nil
+}
+
+// checkVersions checks that the streams hold want events in total.
+func checkVersions(s *engine.Store, streams []string, want int64) error {
+	var total int64
+	for _, name := range streams {
+		v, err := s.StreamVersion(name)
+		if err != nil {
+			return err
+		}
+		total += v + 1
+	}
+	if total != want {
+		return fmt.Errorf("streams hold %d events, %d were acknowledged", total, want)
+	}
+	return nil
+}
+
+// commitNotes summarises group commit from two Stats snapshots.
+func commitNotes(a, b engine.Stats) string {
+	commits := b.Commits - a.Commits
+	appends := b.Appends - a.Appends
+	s := ""
+	if commits > 0 {
+		s = fmt.Sprintf("%.1f appends/commit, msync p50 ≤%dµs p99 ≤%dµs", float64(appends)/float64(commits),
+			b.MsyncMicros.Quantile(0.5), b.MsyncMicros.Quantile(0.99))
+	} else {
+		s = "no group commits"
+	}
+	if rolls := b.SegmentRolls - a.SegmentRolls; rolls > 0 {
+		s += fmt.Sprintf(", %d segment rolls", rolls)
+	}
+	return s
+}
+
+// LoadStore is the L store, open, for the read workloads.
+type LoadStore struct {
+	Dir       string
+	Store     *engine.Store
+	Streams   []string
+	PerStream int
+	opts      *engine.Options
+}
+
+// Close closes the store (if open) and removes its directory.
+func (l *LoadStore) Close() error {
+	var err error
+	if l.Store != nil {
+		err = l.Store.Close()
+		l.Store = nil
+	}
+	if rerr := os.RemoveAll(l.Dir); err == nil {
+		err = rerr
+	}
+	return err
+}
+
+// Load runs L: LoadStreams x LoadPerStream events, LoadBatch per Append,
+// streams round robin, NoSync, then Sync (timed). The store stays open.
+func (r *Runner) Load(ctx context.Context, dir string) (*LoadStore, Result, error) {
+	c := r.Cfg
+	res := Result{Workload: "L", Params: fmt.Sprintf("%dx%d,b=%d", c.LoadStreams, c.LoadPerStream, c.LoadBatch), Durability: "NoSync+Sync"}
+	if dir == "" {
+		dir = r.scratch("load")
+	}
+	opts := r.options(engine.NoSync)
+	s, err := engine.Open(dir, opts)
+	if err != nil {
+		return nil, res, err
+	}
+	ls := &LoadStore{Dir: dir, Store: s, Streams: StreamNames(c.LoadStreams), PerStream: c.LoadPerStream, opts: opts}
+	total := c.LoadStreams * c.LoadPerStream
+	st0 := s.Stats()
+	w := r.begin()
+	start := time.Now()
+	dr, err := Drive(DriveSpec{Writers: 1, Events: total, Batch: c.LoadBatch, Streams: ls.Streams},
+		engineWriter(ctx, s, c.LoadBatch))
+	var syncTime time.Duration
+	if err == nil {
+		t := time.Now()
+		err = s.Sync()
+		syncTime = time.Since(t)
+	}
+	elapsed := time.Since(start)
+	dev := w.end()
+	if err != nil {
+		_ = ls.Close()
+		return nil, res, fmt.Errorf("L: %w", err)
+	}
+	st := s.Stats()
+	res.setRates(dr.Events, dr.Events*PayloadSize, elapsed)
+	res.setLatency(dr.Latency)
+	res.setDevice(dev, int64(st.Bytes-st0.Bytes))
+	res.Notes = fmt.Sprintf("Sync %s included", FormatDuration(syncTime))
+	if rolls := st.SegmentRolls - st0.SegmentRolls; rolls > 0 {
+		res.Notes += fmt.Sprintf(", %d segment rolls", rolls)
+	}
+	return ls, res, nil
+}
+
+// ReadStreams runs W2 on the L store: a warm-up read of every stream, then
+// Reads random whole streams forward, then Reads backward. Every read is
+// checked: stream, count and version order.
+func (r *Runner) ReadStreams(ls *LoadStore) ([]Result, error) {
+	s := ls.Store
+	for _, name := range ls.Streams {
+		if _, _, err := readStream(s, name, engine.Forward, ls.PerStream); err != nil {
+			return nil, fmt.Errorf("W2 warm-up: %w", err)
+		}
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	var out []Result
+	for _, dir := range []engine.Direction{engine.Forward, engine.Backward} {
+		lat := NewLatencies(r.Cfg.Reads)
+		var events, payload int64
+		start := time.Now()
+		for range r.Cfg.Reads {
+			name := ls.Streams[rng.IntN(len(ls.Streams))]
+			t0 := time.Now()
+			n, b, err := readStream(s, name, dir, ls.PerStream)
+			lat.Add(time.Since(t0))
+			if err != nil {
+				return nil, fmt.Errorf("W2: %w", err)
+			}
+			events += n
+			payload += b
+		}
+		elapsed := time.Since(start)
+		p := "fwd"
+		if dir == engine.Backward {
+			p = "bwd"
+		}
+		res := Result{Workload: "W2", Params: p, Durability: "-"}
+		res.setRates(events, payload, elapsed)
+		res.setLatency(MergeLatencies(lat))
+		noDevice(&res)
+		res.Notes = fmt.Sprintf("latency per %d-event stream, warm", ls.PerStream)
+		out = append(out, res)
+	}
+	return out, nil
+}
+
+// readStream reads a whole stream and checks it: want events, the right
+// stream, versions in order. It returns the events and payload bytes read.
+func readStream(s *engine.Store, name string, dir engine.Direction, want int) (int64, int64, error) {
+	var n, bytes int64
+	from, next, step := int64(0), int64(0), int64(1)
+	if dir == engine.Backward {
+		from, next, step = engine.End, int64(want-1), -1
+	}
+	for ev, err := range s.ReadStream(name, from, dir) {
+		if err != nil {
+			return n, bytes, fmt.Errorf("read %s %v: %w", name, dir, err)
+		}
+		if ev.Version != next || ev.Stream != name {
+			return n, bytes, fmt.Errorf("read %s %v: got %s version %d, want version %d", name, dir, ev.Stream, ev.Version, next)
+		}
+		next += step
+		n++
+		bytes += int64(len(ev.Data))
+	}
+	if n != int64(want) {
+		return n, bytes, fmt.Errorf("read %s %v: %d events, want %d", name, dir, n, want)
+	}
+	return n, bytes, nil
+}
+
+// ScanAll runs W3: ReadAll(0) of the L store, counting events without
+// touching the payload.
+func (r *Runner) ScanAll(ls *LoadStore) (Result, error) {
+	res := Result{Workload: "W3", Params: "ReadAll(0)", Durability: "-"}
+	want := int64(len(ls.Streams) * ls.PerStream)
+	start := time.Now()
+	n, payload, err := scanAll(ls.Store)
+	elapsed := time.Since(start)
+	if err != nil {
+		return res, fmt.Errorf("W3: %w", err)
+	}
+	if n != want {
+		return res, fmt.Errorf("W3: ReadAll returned %d events, want %d", n, want)
+	}
+	res.setRates(n, payload, elapsed)
+	noDevice(&res)
+	res.Notes = "log order, payload untouched"
+	return res, nil
+}
+
+func scanAll(s *engine.Store) (n, payload int64, err error) {
+	for ev, err := range s.ReadAll(0) {
+		if err != nil {
+			return n, payload, err
+		}
+		n++
+		payload += int64(len(ev.Data))
+	}
+	return n, payload, nil
+}
+
+// OpenClean runs W4: closes the L store, then opens it Opens times
+// (closing in between), timing each Open by wall clock and by
+// Store.OpenDuration. The store is left open.
+func (r *Runner) OpenClean(ls *LoadStore) (Result, error) {
+	res := Result{Workload: "W4", Params: "open clean", Durability: "-"}
+	if ls.Store != nil {
+		t := time.Now()
+		err := ls.Store.Close()
+		ls.Store = nil
+		if err != nil {
+			return res, fmt.Errorf("W4: close: %w", err)
+		}
+		res.Notes = fmt.Sprintf("close %s", FormatDuration(time.Since(t)))
+	}
+	walls := NewLatencies(r.Cfg.Opens)
+	engs := NewLatencies(r.Cfg.Opens)
+	last := ls.Streams[len(ls.Streams)-1]
+	for i := range r.Cfg.Opens {
+		t := time.Now()
+		s, err := engine.Open(ls.Dir, ls.opts)
+		wall := time.Since(t)
+		if err != nil {
+			return res, fmt.Errorf("W4: open: %w", err)
+		}
+		ls.Store = s
+		walls.Add(wall)
+		engs.Add(s.OpenDuration())
+		rec := s.Recovered()
+		if !rec.Clean || rec.RebuiltIndex {
+			return res, fmt.Errorf("W4: open after a clean close was not clean: %+v", rec)
+		}
+		if v, err := s.StreamVersion(last); err != nil || v != int64(ls.PerStream-1) {
+			return res, fmt.Errorf("W4: %s at version %d (%v) after reopen, want %d", last, v, err, ls.PerStream-1)
+		}
+		if i < r.Cfg.Opens-1 {
+			ls.Store = nil
+			if err := s.Close(); err != nil {
+				return res, fmt.Errorf("W4: close: %w", err)
+			}
+		}
+	}
+	wq, eq := MergeLatencies(walls), MergeLatencies(engs)
+	res.P50 = wq.At(0.5)
+	noDevice(&res)
+	res.Events = int64(len(ls.Streams) * ls.PerStream)
+	res.Seconds = wq.At(0.5).Seconds()
+	note := fmt.Sprintf("%d opens of %d events: wall p50 %s max %s, OpenDuration p50 %s", r.Cfg.Opens, res.Events,
+		FormatDuration(wq.At(0.5)), FormatDuration(wq.Max()), FormatDuration(eq.At(0.5)))
+	if res.Notes != "" {
+		note += ", " + res.Notes
+	}
+	res.Notes = note
+	return res, nil
+}

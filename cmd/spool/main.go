@@ -1,0 +1,77 @@
+// Command spool is Spool's command line: run the benchmark suite, show a
+// store's statistics, dump its events.
+//
+//	spool bench [flags]              run the benchmark suite (W1–W4 and the raw baseline)
+//	spool stat DIR                   open a store and print its statistics
+//	spool dump DIR [flags]           print events, from the whole log or one stream
+//
+// Run "spool <command> -h" for a command's flags. Flags may come before
+// or after DIR. Errors (usage errors included) go to standard error and
+// exit with status 1.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+)
+
+type command struct {
+	name, args, summary string
+	run                 func(args []string, stdout, stderr io.Writer) error
+}
+
+var commands = []command{
+	{"bench", "[flags]", "run the benchmark suite (W1-W4 and the raw baseline) and print a table", runBench},
+	{"stat", "DIR", "open the store in DIR and print its statistics", runStat},
+	{"dump", "DIR [--stream S] [--from POS] [--limit N]", "print events of the whole log or of one stream", runDump},
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: spool <command> [arguments]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "commands:")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-6s %-44s %s\n", c.name, c.args, c.summary)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, `Run "spool <command> -h" for a command's flags.`)
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// errUsage marks errors caused by the command line itself.
+var errUsage = errors.New("usage error")
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return 1
+	}
+	switch args[0] {
+	case "help", "-h", "-help", "--help":
+		usage(stdout)
+		return 0
+	}
+	for _, c := range commands {
+		if c.name != args[0] {
+			continue
+		}
+		err := c.run(args[1:], stdout, stderr)
+		switch {
+		case err == nil:
+			return 0
+		case errors.Is(err, flag.ErrHelp):
+			return 0
+		}
+		fmt.Fprintf(stderr, "spool %s: %v\n", c.name, err)
+		return 1
+	}
+	fmt.Fprintf(stderr, "spool: unknown command %q\n\n", args[0])
+	usage(stderr)
+	return 1
+}

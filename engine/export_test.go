@@ -1,0 +1,33 @@
+package engine
+
+// crashForTest stops s the way a killed process would leave its files:
+// background goroutines stop, files are unmapped and the lock released,
+// but the index is never marked clean and no final sync runs. (The page
+// cache still holds every write, as after kill -9.)
+func (s *Store) crashForTest() {
+	s.mu.Lock()
+	s.closing = true
+	s.mu.Unlock()
+	s.failure.CompareAndSwap(nil, &errCrashed) // the flusher's last round must not sync
+	close(s.stop)
+	<-s.flusherDone
+	<-s.spareDone
+	select {
+	case r := <-s.spareCh:
+		if r.file != nil {
+			_ = r.file.Close() // its spare-*.tmp file stays behind, as after a crash
+		}
+	default:
+	}
+	s.lifeMu.Lock()
+	s.closed.Store(true)
+	s.releaseFiles()
+	s.lifeMu.Unlock()
+	_ = s.lock.Close()
+}
+
+var errCrashed error = errorString("crashed for test")
+
+type errorString string
+
+func (e errorString) Error() string { return string(e) }

@@ -1,0 +1,86 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+)
+
+var bg = context.Background()
+
+func openT(t testing.TB, dir string, o *Options) *Store {
+	t.Helper()
+	s, err := Open(dir, o)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	return s
+}
+
+func closeT(t testing.TB, s *Store) {
+	t.Helper()
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+}
+
+func appendT(t testing.TB, s *Store, stream string, expected int64, events ...Event) AppendResult {
+	t.Helper()
+	res, err := s.Append(bg, stream, expected, events...)
+	if err != nil {
+		t.Fatalf("Append(%q, %d): %v", stream, expected, err)
+	}
+	return res
+}
+
+func ev(data string) Event { return Event{Type: "test", Data: []byte(data)} }
+
+func evID(id byte, data string) Event {
+	e := ev(data)
+	e.ID[0], e.ID[15] = id, 0xAA
+	return e
+}
+
+// collect reads an iterator to the end, copying the events.
+func collect(t testing.TB, seq func(func(RecordedEvent, error) bool)) []RecordedEvent {
+	t.Helper()
+	var out []RecordedEvent
+	for e, err := range seq {
+		if err != nil {
+			t.Fatalf("read: %v", err)
+		}
+		out = append(out, e.Clone())
+	}
+	return out
+}
+
+// collectErr reads an iterator and returns its first error.
+func collectErr(seq func(func(RecordedEvent, error) bool)) ([]RecordedEvent, error) {
+	var out []RecordedEvent
+	for e, err := range seq {
+		if err != nil {
+			return out, err
+		}
+		out = append(out, e.Clone())
+	}
+	return out, nil
+}
+
+func wantErrIs(t testing.TB, err, target error) {
+	t.Helper()
+	if !errors.Is(err, target) {
+		t.Fatalf("error %v, want one that is %v", err, target)
+	}
+}
+
+func sameEvent(a, b RecordedEvent) error {
+	switch {
+	case a.Stream != b.Stream, a.Version != b.Version, a.Position != b.Position, a.ID != b.ID,
+		a.Type != b.Type, !bytes.Equal(a.Data, b.Data), !bytes.Equal(a.Metadata, b.Metadata):
+		return fmt.Errorf("got %s/%d@%d %q %q, want %s/%d@%d %q %q",
+			a.Stream, a.Version, a.Position, a.Type, a.Data, b.Stream, b.Version, b.Position, b.Type, b.Data)
+	}
+	return nil
+}

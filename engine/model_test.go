@@ -1,0 +1,297 @@
+package engine
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+var (
+	modelSeed = flag.Uint64("model.seed", 0, "run the model test with this seed only")
+	modelOps  = flag.Int("model.ops", 1500, "operations per model test run")
+)
+
+// model is what the store must contain: every acknowledged event, per
+// stream and in log order.
+type model struct {
+	streams map[string][]RecordedEvent
+	log     []RecordedEvent // in position order
+	batches map[string][]Event
+}
+
+func (m *model) version(stream string) int64 { return int64(len(m.streams[stream])) - 1 }
+
+// TestModel runs random workloads against the store and an in-memory
+// model: appends with every kind of expected version (right, wrong,
+// retried), batch and event sizes from empty to segment-filling, stream
+// and log reads from random places, clean reopens and crashes, over small
+// segments and a tiny index so that rolls and index growth happen often.
+func TestModel(t *testing.T) {
+	seeds := []uint64{1, 2, 3, 4}
+	if *modelSeed != 0 {
+		seeds = []uint64{*modelSeed}
+	}
+	for _, seed := range seeds {
+		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
+			t.Parallel()
+			runModel(t, seed, *modelOps)
+		})
+	}
+}
+
+func runModel(t *testing.T, seed uint64, ops int) {
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	dir := t.TempDir()
+	opts := &Options{
+		Durability:  Durability(rng.IntN(3)),
+		SegmentSize: 64 << 10,
+		IndexSlots:  16,
+	}
+	t.Logf("seed %d: %v (replay with -run TestModel -model.seed %d)", seed, opts, seed)
+	s := openT(t, dir, opts)
+	defer func() { _ = s.Close() }()
+	m := &model{streams: map[string][]RecordedEvent{}, batches: map[string][]Event{}}
+	nStreams := 2 + rng.IntN(40)
+	written := false // since the last open
+	fail := func(format string, args ...any) {
+		t.Helper()
+		t.Fatalf("seed %d: "+format, append([]any{seed}, args...)...)
+	}
+
+	for op := range ops {
+		switch p := rng.IntN(100); {
+		case p < 75:
+			written = modelAppend(t, rng, s, m, nStreams, fail) || written
+		case p < 87:
+			stream := fmt.Sprintf("stream-%d", rng.IntN(nStreams))
+			checkStream(t, rng, s, m, stream, fail)
+		case p < 95:
+			checkLog(t, rng, s, m, fail)
+		case p < 98:
+			closeT(t, s)
+			s = openT(t, dir, opts)
+			if !s.Recovered().Clean {
+				fail("op %d: reopen after Close was not clean: %+v", op, s.Recovered())
+			}
+			written = false
+		default:
+			s.crashForTest()
+			s = openT(t, dir, opts)
+			if s.Recovered().Clean == written {
+				fail("op %d: reopen after a crash: %+v (appended since open: %v)", op, s.Recovered(), written)
+			}
+			written = false
+		}
+	}
+	for stream := range m.streams {
+		checkStreamAll(t, s, m, stream, fail)
+	}
+	got := collect(t, s.ReadAll(0))
+	if len(got) != len(m.log) {
+		fail("ReadAll returned %d events, model has %d", len(got), len(m.log))
+	}
+	for i := range got {
+		if err := sameEvent(got[i], m.log[i]); err != nil {
+			fail("ReadAll event %d: %v", i, err)
+		}
+	}
+	if st := s.Stats(); st.Streams != len(m.streams) {
+		fail("Stats().Streams = %d, model %d", st.Streams, len(m.streams))
+	}
+}
+
+func randomEvent(rng *rand.Rand, maxData int) Event {
+	var n int
+	switch p := rng.IntN(100); {
+	case p < 70:
+		n = rng.IntN(300)
+	case p < 95:
+		n = 4000 + rng.IntN(200) // straddles pages
+	default:
+		n = rng.IntN(maxData + 1)
+	}
+	e := Event{Type: fmt.Sprintf("type-%d", rng.IntN(3)), Data: make([]byte, n)}
+	for i := range e.Data {
+		e.Data[i] = byte(rng.Uint32())
+	}
+	if rng.IntN(4) == 0 {
+		e.Metadata = []byte(fmt.Sprintf(`{"m":%d}`, rng.IntN(1000)))
+	}
+	if rng.IntN(3) > 0 {
+		for i := range e.ID {
+			e.ID[i] = byte(rng.Uint32())
+		}
+	}
+	return e
+}
+
+// modelAppend runs one random append and reports whether it wrote events.
+func modelAppend(t *testing.T, rng *rand.Rand, s *Store, m *model, nStreams int, fail func(string, ...any)) bool {
+	stream := fmt.Sprintf("stream-%d", rng.IntN(nStreams))
+	cur := m.version(stream)
+	limit := int(maxBatchBytes(s.opts.SegmentSize))
+
+	// A retry of the stream's last append, as a client would after a timeout.
+	if last := m.batches[stream]; len(last) > 0 && rng.IntN(10) == 0 {
+		expected := cur - int64(len(last))
+		res, err := s.Append(bg, stream, expected, last...)
+		hasIDs := true
+		for _, e := range last {
+			hasIDs = hasIDs && e.ID != [16]byte{}
+		}
+		if !hasIDs {
+			if !errors.Is(err, ErrWrongExpectedVersion) {
+				fail("retry without IDs: %v", err)
+			}
+			return false
+		}
+		if err != nil || res.LastVersion != cur || res.FirstVersion != expected+1 {
+			fail("retry of %s at %d: %+v, %v", stream, expected, res, err)
+		}
+		return false
+	}
+
+	n := 1 + rng.IntN(5)
+	if rng.IntN(10) == 0 {
+		n = 1 + rng.IntN(50)
+	}
+	events := make([]Event, n)
+	size := 0
+	for i := range events {
+		events[i] = randomEvent(rng, limit/n-len(stream)-200)
+		size += (104 + len(stream) + len(events[i].Type) + len(events[i].Metadata) + len(events[i].Data) + 7) &^ 7
+	}
+	if size > limit {
+		return false
+	}
+	var expected int64
+	ok := true
+	switch k := rng.IntN(10); {
+	case k < 4:
+		expected = cur
+	case k < 6:
+		expected = Any
+	case k < 7:
+		expected, ok = NoStream, cur == -1
+	case k < 8:
+		expected, ok = StreamExists, cur >= 0
+	default:
+		expected = cur + 1 + int64(rng.IntN(3))
+		ok = false
+	}
+	res, err := s.Append(bg, stream, expected, events...)
+	if !ok {
+		var we *WrongExpectedVersionError
+		if !errors.As(err, &we) || we.Actual != cur {
+			fail("append to %s expecting %d at %d: want wrong version, got %v", stream, expected, cur, err)
+		}
+		return false
+	}
+	if err != nil {
+		fail("append to %s expecting %d: %v", stream, expected, err)
+	}
+	if res.FirstVersion != cur+1 || res.LastVersion != cur+int64(n) {
+		fail("append result %+v at version %d", res, cur)
+	}
+	if len(m.log) > 0 && res.Position <= m.log[len(m.log)-1].Position {
+		fail("position %d not after %d", res.Position, m.log[len(m.log)-1].Position)
+	}
+	pos := res.Position
+	for i, e := range events {
+		re := RecordedEvent{Stream: stream, Version: cur + 1 + int64(i), Position: pos, ID: e.ID, Type: e.Type, Data: e.Data, Metadata: e.Metadata}
+		m.streams[stream] = append(m.streams[stream], re)
+		m.log = append(m.log, re)
+		pos += uint64((104 + len(stream) + len(e.Type) + len(e.Metadata) + len(e.Data) + 7) &^ 7)
+	}
+	m.batches[stream] = events
+	return true
+}
+
+func checkStream(t *testing.T, rng *rand.Rand, s *Store, m *model, stream string, fail func(string, ...any)) {
+	want := m.streams[stream]
+	n := int64(len(want))
+	if rng.IntN(2) == 0 {
+		from := int64(rng.IntN(int(n) + 2))
+		got := collect(t, s.ReadStream(stream, from, Forward))
+		var exp []RecordedEvent
+		if from < n {
+			exp = want[from:]
+		}
+		compareEvents(got, exp, fmt.Sprintf("%s forward from %d", stream, from), fail)
+		return
+	}
+	from := End
+	if rng.IntN(2) == 0 {
+		from = int64(rng.IntN(int(n) + 2))
+	}
+	got := collect(t, s.ReadStream(stream, from, Backward))
+	top := n - 1
+	if from != End && from < top {
+		top = from
+	}
+	var exp []RecordedEvent
+	for v := top; v >= 0; v-- {
+		exp = append(exp, want[v])
+	}
+	compareEvents(got, exp, fmt.Sprintf("%s backward from %d", stream, from), fail)
+	// Stopping early must be fine.
+	for range s.ReadStream(stream, End, Backward) {
+		break
+	}
+}
+
+func checkStreamAll(t *testing.T, s *Store, m *model, stream string, fail func(string, ...any)) {
+	compareEvents(collect(t, s.ReadStream(stream, 0, Forward)), m.streams[stream], stream+" forward", fail)
+	if v, err := s.StreamVersion(stream); err != nil || v != m.version(stream) {
+		fail("StreamVersion(%s) = %d, %v; model %d", stream, v, err, m.version(stream))
+	}
+}
+
+func checkLog(t *testing.T, rng *rand.Rand, s *Store, m *model, fail func(string, ...any)) {
+	if len(m.log) == 0 {
+		return
+	}
+	i := rng.IntN(len(m.log))
+	k := 0
+	for e, err := range s.ReadAll(m.log[i].Position) {
+		if err != nil {
+			fail("ReadAll from %d: %v", m.log[i].Position, err)
+		}
+		if i+k >= len(m.log) {
+			fail("ReadAll returned more than the model holds")
+		}
+		if err := sameEvent(e, m.log[i+k]); err != nil {
+			fail("ReadAll from %d, event %d: %v", m.log[i].Position, k, err)
+		}
+		k++
+		if k > 200 {
+			break
+		}
+	}
+	if k == 0 {
+		fail("ReadAll from %d returned nothing", m.log[i].Position)
+	}
+	// Positions inside a record are refused.
+	if _, err := collectErr(s.ReadAll(m.log[i].Position + 8)); !errors.Is(err, ErrInvalidPosition) {
+		if i+1 >= len(m.log) || m.log[i+1].Position != m.log[i].Position+8 {
+			fail("ReadAll inside a record: %v", err)
+		}
+	}
+}
+
+func compareEvents(got, want []RecordedEvent, what string, fail func(string, ...any)) {
+	if len(got) != len(want) {
+		fail("%s: %d events, want %d", what, len(got), len(want))
+	}
+	for i := range got {
+		if err := sameEvent(got[i], want[i]); err != nil {
+			fail("%s: event %d: %v", what, i, err)
+		}
+		if !bytes.Equal(got[i].Data, want[i].Data) {
+			fail("%s: event %d data differs", what, i)
+		}
+	}
+}
