@@ -187,7 +187,7 @@ func BenchmarkReadAll(b *testing.B) {
 	b.SetBytes(total * PayloadSize)
 	b.ResetTimer()
 	for range b.N {
-		n, _, err := scanAll(ls.Store)
+		n, _, err := scanAll(ls.Store, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -200,14 +200,10 @@ func BenchmarkReadAll(b *testing.B) {
 }
 
 // BenchmarkOpenClean times Open of the load store after a clean Close
-// (one op = one Open; Close is not timed). The store is reopened with the
-// smallest segment size so that the spare segment each Open prepares in
-// the background — and Close waits for — stays cheap; the existing
-// segments keep their size.
+// (one op = one Open; Close is not timed).
 func BenchmarkOpenClean(b *testing.B) {
 	ls := loadFixture(b)
 	opts := *ls.opts
-	opts.SegmentSize = 64 << 10
 	var engineTime time.Duration
 	for range b.N {
 		b.StopTimer()

@@ -47,6 +47,9 @@ type Config struct {
 	RawRecordSize int
 	// RawChunk is the raw baseline's zero-fill step (default 64 MiB).
 	RawChunk int64
+	// Stall bounds how long a read workload may make no progress before
+	// the round fails with ErrStalled (default 30 s; negative: no limit).
+	Stall time.Duration
 }
 
 // Defaults of Config.
@@ -93,6 +96,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.Settle == 0 {
 		c.Settle = DefaultSettle
+	}
+	if c.Stall == 0 {
+		c.Stall = DefaultStall
 	}
 	if c.RawChunk <= 0 {
 		c.RawChunk = DefaultRawChunk

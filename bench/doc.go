@@ -43,14 +43,19 @@
 // Before and after each workload the harness reads /proc/diskstats for the
 // block device behind the bench directory (found from stat(dir).Dev) and
 // reports device bytes written per committed byte (record bytes: the
-// store's Stats().Bytes delta, or the raw log's record bytes). Before a
-// workload starts the harness waits (bounded, Config.Settle) until the
-// device is quiet, so the first segment created by Open and the spare
-// segment prepared in the background right after Open are not charged to
-// the workload; any segment prepared during the workload (a roll) is. The
-// raw log's preallocation happens before its window. The NoSync rows
-// include the final Sync in the device window but not in the timing. The
-// counter is the whole device's: other processes' writes count too.
+// store's Stats().Bytes delta, or the raw log's record bytes). Before each
+// workload the harness waits (bounded, Config.Settle) until the device is
+// quiet, so the write-back of earlier workloads is not charged to it; then
+// it opens the store, whose first segment is created and synced inside
+// Open, and starts the window. Spare segments the engine prepares in the
+// background during the window — the one Open asks for, and one per roll —
+// are charged to the workload, and the window ends only once no spare is
+// half-prepared: that zero-fill is part of the cost of appending, and on a
+// short run one 64 MiB spare weighs a lot, so the notes say how many spares
+// were prepared and what the ratio is without their zero-fill. The raw
+// log's preallocation happens before its window. The NoSync rows include
+// the final Sync in the device window but not in the timing. The counter is
+// the whole device's: other processes' writes count too.
 //
 // Latencies are kept exactly (one time.Duration per operation, per writer,
 // merged and sorted at the end); quantiles are nearest-rank.

@@ -38,6 +38,19 @@ func sig3(v float64) string {
 	return strconv.FormatFloat(v, 'f', 2, 64)
 }
 
+// FormatBytes prints a byte count in binary units: 64MiB, 512KiB, 100B.
+func FormatBytes(n int64) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%dGiB", n>>30)
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%dMiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%dKiB", n>>10)
+	}
+	return fmt.Sprintf("%dB", n)
+}
+
 // FormatCount prints a rate as an integer, "-" for 0 or NaN.
 func FormatCount(v float64) string {
 	if v <= 0 || math.IsNaN(v) {
@@ -63,8 +76,16 @@ func formatMB(v float64) string {
 // TableColumns are the report's columns.
 var TableColumns = []string{"workload", "params", "durability", "events/s", "MB/s", "p50", "p99", "p999", "x raw", "dev B/B"}
 
-// WriteTable prints rows as an aligned, Markdown-compatible table. With
-// more than one round it adds the rounds and spread columns. Notes go last.
+func formatSecs(v float64) string {
+	if v <= 0 || math.IsNaN(v) {
+		return "-"
+	}
+	return strconv.FormatFloat(v, 'f', 3, 64)
+}
+
+// WriteTable prints rows as an aligned, Markdown-compatible table: the
+// TableColumns, then events (first round) and seconds (median), then with
+// more than one round the rounds and spread columns, then notes.
 func WriteTable(w io.Writer, rows []Row) error {
 	multi := false
 	for _, r := range rows {
@@ -73,6 +94,7 @@ func WriteTable(w io.Writer, rows []Row) error {
 		}
 	}
 	head := append([]string(nil), TableColumns...)
+	head = append(head, "events", "secs")
 	if multi {
 		head = append(head, "rounds", "spread")
 	}
@@ -88,6 +110,7 @@ func WriteTable(w io.Writer, rows []Row) error {
 			FormatCount(r.EventsPerSec), formatMB(r.MBPerSec),
 			FormatDuration(r.P50), FormatDuration(r.P99), FormatDuration(r.P999),
 			formatRatio(r.XRaw), formatRatio(r.DevPerByte),
+			strconv.FormatInt(r.Events, 10), formatSecs(r.Seconds),
 		}
 		if multi {
 			spread := "-"

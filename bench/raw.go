@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 )
 
 // Defaults of RawOptions.
@@ -58,6 +59,7 @@ type RawLog struct {
 	done chan struct{}
 
 	statsMu  sync.Mutex
+	syncs    *Latencies // pwrite+fdatasync durations
 	commits  uint64
 	records  uint64
 	bytes    uint64
@@ -90,7 +92,7 @@ func OpenRaw(path string, o RawOptions) (*RawLog, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &RawLog{f: f, recSize: o.RecordSize, chunk: o.Chunk, heads: make(map[string]int64), done: make(chan struct{})}
+	r := &RawLog{f: f, recSize: o.RecordSize, chunk: o.Chunk, heads: make(map[string]int64), done: make(chan struct{}), syncs: NewLatencies(1024)}
 	r.cond = sync.NewCond(&r.mu)
 	r.cur = &rawBatch{done: make(chan struct{})}
 	if err := r.zeroFill(pre); err == nil {
@@ -227,13 +229,16 @@ func (r *RawLog) write(b *rawBatch) error {
 		r.extended++
 		r.statsMu.Unlock()
 	}
+	start := time.Now()
 	if _, err := r.f.WriteAt(b.buf, b.off); err != nil {
 		return err
 	}
 	if err := fdatasync(r.f); err != nil {
 		return err
 	}
+	d := time.Since(start)
 	r.statsMu.Lock()
+	r.syncs.Add(d)
 	r.commits++
 	r.records += uint64(b.n)
 	r.bytes += uint64(len(b.buf))
@@ -247,13 +252,15 @@ type RawStats struct {
 	Records  uint64 // records made durable
 	Bytes    uint64 // record bytes made durable
 	Extended int    // times the committer had to zero-fill more space inline
+	// Sync is the distribution of pwrite+fdatasync durations.
+	Sync Quantiles
 }
 
 // Stats returns the log's counters.
 func (r *RawLog) Stats() RawStats {
 	r.statsMu.Lock()
 	defer r.statsMu.Unlock()
-	return RawStats{r.commits, r.records, r.bytes, r.extended}
+	return RawStats{r.commits, r.records, r.bytes, r.extended, MergeLatencies(r.syncs)}
 }
 
 // Close waits for queued records to commit and closes the file.

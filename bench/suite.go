@@ -144,7 +144,7 @@ func (r Result) brief() string {
 // Row is one line of a report over several rounds: the medians of the
 // rounds' results and the spread of the headline metric.
 type Row struct {
-	Result         // medians over the rounds; Notes and Events from the first round; Capped if any round was
+	Result         // medians over the rounds (Seconds too); Events and Notes from the first round; Capped if any round was
 	Rounds int     // rounds that produced this row
 	Spread float64 // (max - min) / 2 / median of events/s (or p50 when there is no rate); NaN with one round
 }

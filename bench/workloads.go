@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/spooldb/spool/engine"
@@ -52,13 +54,19 @@ type window struct {
 	ok  bool
 }
 
+// settle waits (bounded by Config.Settle) until the device is quiet, so
+// that the write-back of earlier workloads is not charged to the next.
+func (r *Runner) settle() {
+	if r.Dev != nil && r.Cfg.Settle > 0 {
+		r.Dev.Settle(r.Cfg.Settle)
+	}
+}
+
+// begin starts a device window now.
 func (r *Runner) begin() window {
 	w := window{dev: r.Dev}
 	if r.Dev == nil {
 		return w
-	}
-	if r.Cfg.Settle > 0 {
-		r.Dev.Settle(r.Cfg.Settle)
 	}
 	c, err := r.Dev.Read()
 	w.c0, w.ok = c, err == nil
@@ -112,6 +120,7 @@ func (r *Runner) RawRow(workload, params string, writers, events, batch int) (Re
 	}
 	defer os.RemoveAll(dir)
 	streams := StreamNames(r.Cfg.Streams)
+	r.settle()
 	log, err := OpenRaw(filepath.Join(dir, "raw.log"), RawOptions{
 		RecordSize: r.Cfg.RawRecordSize,
 		Prealloc:   int64(events) * int64(r.Cfg.RawRecordSize),
@@ -148,7 +157,8 @@ func (r *Runner) RawRow(workload, params string, writers, events, batch int) (Re
 	res.setDevice(dev, int64(st.Bytes))
 	res.Capped = d.Capped
 	res.XRaw = 1
-	res.Notes = fmt.Sprintf("%.1f calls/fdatasync", float64(d.Calls)/float64(max(st.Commits, 1)))
+	res.Notes = fmt.Sprintf("%.1f calls/fdatasync, pwrite+fdatasync p50 %s p99 %s", float64(d.Calls)/float64(max(st.Commits, 1)),
+		FormatDuration(st.Sync.At(0.5)), FormatDuration(st.Sync.At(0.99)))
 	if st.Extended > 0 {
 		res.Notes += fmt.Sprintf(", %d inline extensions", st.Extended)
 	}
@@ -161,13 +171,17 @@ func (r *Runner) AppendRow(ctx context.Context, workload, params string, d engin
 	res := Result{Workload: workload, Params: params, Durability: d.String()}
 	dir := r.scratch("store")
 	defer os.RemoveAll(dir)
-	s, err := engine.Open(dir, r.options(d))
+	r.settle()
+	opts := r.options(d)
+	s, err := engine.Open(dir, opts)
 	if err != nil {
 		return res, err
 	}
 	defer s.Close()
 	streams := StreamNames(r.Cfg.Streams)
 	st0 := s.Stats()
+	// The window starts right after Open: the spare segment Open starts
+	// preparing in the background is charged to the workload.
 	w := r.begin()
 	dr, err := Drive(DriveSpec{Writers: writers, Events: events, Batch: batch, Streams: streams, Cap: r.Cfg.DurationCap},
 		engineWriter(ctx, s, batch))
@@ -184,6 +198,7 @@ func (r *Runner) AppendRow(ctx context.Context, workload, params string, d engin
 		}
 		syncTime = time.Since(t)
 	}
+	waitSpares(dir, 15*time.Second)
 	dev := w.end()
 	st := s.Stats()
 	if got := int64(st.Events - st0.Events); got != dr.Events {
@@ -204,6 +219,7 @@ func (r *Runner) AppendRow(ctx context.Context, workload, params string, d engin
 			res.Notes += fmt.Sprintf(", final Sync %s (untimed)", FormatDuration(syncTime))
 		}
 	}
+	res.Notes += prepNotes(dir, opts, st.SegmentRolls-st0.SegmentRolls, dev, res.CommittedBytes)
 	return res, nil
 }
 
@@ -271,6 +287,7 @@ func (r *Runner) Load(ctx context.Context, dir string) (*LoadStore, Result, erro
 		dir = r.scratch("load")
 	}
 	opts := r.options(engine.NoSync)
+	r.settle()
 	s, err := engine.Open(dir, opts)
 	if err != nil {
 		return nil, res, err
@@ -289,6 +306,7 @@ func (r *Runner) Load(ctx context.Context, dir string) (*LoadStore, Result, erro
 		syncTime = time.Since(t)
 	}
 	elapsed := time.Since(start)
+	waitSpares(dir, 15*time.Second)
 	dev := w.end()
 	if err != nil {
 		_ = ls.Close()
@@ -302,6 +320,7 @@ func (r *Runner) Load(ctx context.Context, dir string) (*LoadStore, Result, erro
 	if rolls := st.SegmentRolls - st0.SegmentRolls; rolls > 0 {
 		res.Notes += fmt.Sprintf(", %d segment rolls", rolls)
 	}
+	res.Notes += prepNotes(dir, opts, st.SegmentRolls-st0.SegmentRolls, dev, res.CommittedBytes)
 	return ls, res, nil
 }
 
@@ -310,32 +329,49 @@ func (r *Runner) Load(ctx context.Context, dir string) (*LoadStore, Result, erro
 // checked: stream, count and version order.
 func (r *Runner) ReadStreams(ls *LoadStore) ([]Result, error) {
 	s := ls.Store
-	for _, name := range ls.Streams {
-		if _, _, err := readStream(s, name, engine.Forward, ls.PerStream); err != nil {
-			return nil, fmt.Errorf("W2 warm-up: %w", err)
+	err := watch(r.Cfg.Stall, "W2 warm-up", func(progress *atomic.Int64) error {
+		for i, name := range ls.Streams {
+			if _, _, err := readStream(s, name, engine.Forward, ls.PerStream); err != nil {
+				return fmt.Errorf("W2 warm-up: %w", err)
+			}
+			progress.Store(int64(i + 1))
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	var out []Result
 	for _, dir := range []engine.Direction{engine.Forward, engine.Backward} {
-		lat := NewLatencies(r.Cfg.Reads)
-		var events, payload int64
-		start := time.Now()
-		for range r.Cfg.Reads {
-			name := ls.Streams[rng.IntN(len(ls.Streams))]
-			t0 := time.Now()
-			n, b, err := readStream(s, name, dir, ls.PerStream)
-			lat.Add(time.Since(t0))
-			if err != nil {
-				return nil, fmt.Errorf("W2: %w", err)
-			}
-			events += n
-			payload += b
-		}
-		elapsed := time.Since(start)
 		p := "fwd"
 		if dir == engine.Backward {
 			p = "bwd"
+		}
+		lat := NewLatencies(r.Cfg.Reads)
+		var (
+			events, payload int64
+			elapsed         time.Duration
+		)
+		err := watch(r.Cfg.Stall, "W2 "+p, func(progress *atomic.Int64) error {
+			start := time.Now()
+			for i := range r.Cfg.Reads {
+				name := ls.Streams[rng.IntN(len(ls.Streams))]
+				t0 := time.Now()
+				n, b, err := readStream(s, name, dir, ls.PerStream)
+				lat.Add(time.Since(t0))
+				if err != nil {
+					return fmt.Errorf("W2: %w", err)
+				}
+				events += n
+				payload += b
+				progress.Store(int64(i + 1))
+			}
+			elapsed = time.Since(start)
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
 		res := Result{Workload: "W2", Params: p, Durability: "-"}
 		res.setRates(events, payload, elapsed)
@@ -377,9 +413,17 @@ func readStream(s *engine.Store, name string, dir engine.Direction, want int) (i
 func (r *Runner) ScanAll(ls *LoadStore) (Result, error) {
 	res := Result{Workload: "W3", Params: "ReadAll(0)", Durability: "-"}
 	want := int64(len(ls.Streams) * ls.PerStream)
-	start := time.Now()
-	n, payload, err := scanAll(ls.Store)
-	elapsed := time.Since(start)
+	var (
+		n, payload int64
+		elapsed    time.Duration
+	)
+	err := watch(r.Cfg.Stall, "W3 ReadAll(0)", func(progress *atomic.Int64) error {
+		start := time.Now()
+		var err error
+		n, payload, err = scanAll(ls.Store, progress)
+		elapsed = time.Since(start)
+		return err
+	})
 	if err != nil {
 		return res, fmt.Errorf("W3: %w", err)
 	}
@@ -392,13 +436,19 @@ func (r *Runner) ScanAll(ls *LoadStore) (Result, error) {
 	return res, nil
 }
 
-func scanAll(s *engine.Store) (n, payload int64, err error) {
+// scanAll reads the whole log, counting events and payload bytes without
+// touching the payload. Every 1024 events it stores the count into
+// progress (when not nil), for the stall watchdog.
+func scanAll(s *engine.Store, progress *atomic.Int64) (n, payload int64, err error) {
 	for ev, err := range s.ReadAll(0) {
 		if err != nil {
-			return n, payload, err
+			return n, payload, fmt.Errorf("after %d events: %w", n, err)
 		}
 		n++
 		payload += int64(len(ev.Data))
+		if n&1023 == 0 && progress != nil {
+			progress.Store(n)
+		}
 	}
 	return n, payload, nil
 }
@@ -456,4 +506,56 @@ func (r *Runner) OpenClean(ls *LoadStore) (Result, error) {
 	}
 	res.Notes = note
 	return res, nil
+}
+
+// Spare segment files, as the engine names them while it prepares one
+// (spare-*.tmp) and once it is ready (spare-*.ready). The harness only
+// looks at the names to account for device writes.
+func spareFiles(dir string) (tmp, ready int) {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		n := e.Name()
+		if !strings.HasPrefix(n, "spare-") {
+			continue
+		}
+		switch {
+		case strings.HasSuffix(n, ".tmp"):
+			tmp++
+		case strings.HasSuffix(n, ".ready"):
+			ready++
+		}
+	}
+	return tmp, ready
+}
+
+// waitSpares waits (at most limit) until no spare segment is being
+// prepared in dir, so a device window ends with whole preparations only.
+func waitSpares(dir string, limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	for {
+		if tmp, _ := spareFiles(dir); tmp == 0 || time.Now().After(deadline) {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// prepNotes tells how many spare segments were prepared inside a device
+// window (each roll used one; a ready spare may be left) and, for
+// zero-filled segments, the device bytes per committed byte without them.
+func prepNotes(dir string, o *engine.Options, rolls uint64, dev, committed int64) string {
+	_, ready := spareFiles(dir)
+	spares := int64(rolls) + int64(ready)
+	if spares == 0 {
+		return ""
+	}
+	size := o.SegmentSize
+	if size == 0 {
+		size = engine.DefaultSegmentSize
+	}
+	s := fmt.Sprintf(", %d spare segment(s) of %s prepared in the window", spares, FormatBytes(size))
+	if o.SegmentPrep.String() == "zero-fill" && dev >= 0 && committed > 0 {
+		s += fmt.Sprintf(" (dev B/B without their zero-fill ≈ %.2f)", max(float64(dev-spares*size), 0)/float64(committed))
+	}
+	return s
 }

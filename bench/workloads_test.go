@@ -173,3 +173,22 @@ func (l testLog) Write(p []byte) (int, error) {
 	l.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
 }
+
+// TestWorkloadsSegmentRolls runs the append and read workloads on 64 KiB
+// segments, so that every workload crosses segment boundaries (batches
+// that do not fit leave a segment ending early).
+func TestWorkloadsSegmentRolls(t *testing.T) {
+	cfg := smallConfig(t.TempDir())
+	cfg.Writers = []int{16}
+	cfg.NoSyncWriters = []int{4}
+	cfg.Only = []string{"W1", "W1c", "W2", "W3", "W4"}
+	cfg.Options.SegmentSize = 64 << 10
+	cfg.Stall = 5 * time.Second
+	rows, err := Run(context.Background(), cfg, testLog{t})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 8 {
+		t.Errorf("%d rows, want 8", len(rows))
+	}
+}

@@ -192,6 +192,9 @@ func (s *Store) appendLocked(stream string, fp hashindex.Fingerprint, expected i
 	// The first bytes past the end must always read as "end".
 	clear(seg.data[off:min(off+segment.RecordHeaderSize, int64(len(seg.data)))])
 	s.written = pos
+	if !s.spareAsked && pos-seg.base > (seg.limit()-seg.base)/2 {
+		s.askSpareLocked()
+	}
 	res.LastVersion = parent.version
 	s.stats.appends.Add(1)
 	s.stats.events.Add(uint64(len(events)))

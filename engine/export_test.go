@@ -12,13 +12,7 @@ func (s *Store) crashForTest() {
 	close(s.stop)
 	<-s.flusherDone
 	<-s.spareDone
-	select {
-	case r := <-s.spareCh:
-		if r.file != nil {
-			_ = r.file.Close() // its spare-*.tmp file stays behind, as after a crash
-		}
-	default:
-	}
+	s.dropSpare()
 	s.lifeMu.Lock()
 	s.closed.Store(true)
 	s.releaseFiles()

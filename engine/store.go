@@ -3,7 +3,6 @@ package engine
 import (
 	"fmt"
 	"io"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,15 +40,16 @@ type Store struct {
 	index  *hashindex.Index
 
 	// mu serialises appenders. Everything below up to syncMu is guarded by it.
-	mu       sync.Mutex
-	written  uint64 // log end of the records in the mapping
-	active   *mappedSegment
-	pending  map[string]streamHead // durable mode: heads not yet in the index
-	updates  []indexUpdate         // durable mode: index changes awaiting msync
-	waiters  []waiter              // durable mode: appenders awaiting msync
-	closing  bool
-	spareSeq int
-	scan     segment.Record // scratch for decoding on the write path
+	mu      sync.Mutex
+	written uint64 // log end of the records in the mapping
+	active  *mappedSegment
+	pending map[string]streamHead // durable mode: heads not yet in the index
+	updates []indexUpdate         // durable mode: index changes awaiting msync
+	waiters []waiter              // durable mode: appenders awaiting msync
+	closing bool
+	// spareAsked: a spare was requested for the next roll.
+	spareAsked bool
+	scan       segment.Record // scratch for decoding on the write path
 
 	// syncMu serialises msync calls and guards synced.
 	syncMu sync.Mutex
@@ -58,8 +58,8 @@ type Store struct {
 	kick        chan struct{}    // wakes the flusher
 	stop        chan struct{}    // closed by Close
 	flusherDone chan struct{}    // closed when the flusher exits
-	spareCh     chan spareResult // prepared spare segment files
-	needSpare   chan struct{}    // asks the preparer for another spare
+	spareCh     chan spareResult // a prepared spare segment file
+	needSpare   chan struct{}    // asks the preparer for a spare
 	spareDone   chan struct{}    // closed when the preparer exits
 
 	// flusher-owned buffers, swapped with the ones above under mu.
@@ -80,11 +80,6 @@ type Recovery struct {
 	TornBytes       int64  // bytes of unacknowledged writes cut from the tail
 	LogEnd          uint64 // log position where appends continue
 	RemovedSegments int    // empty segments after a torn tail, removed
-}
-
-type spareResult struct {
-	file mmapfile.File
-	err  error
 }
 
 // Open opens (creating if needed) the store in directory dir. A nil opts
@@ -127,7 +122,7 @@ func Open(dir string, opts *Options) (*Store, error) {
 		return nil, err
 	}
 	go s.prepareSpares()
-	s.needSpare <- struct{}{}
+	s.askSpareLocked()
 	if o.Durability == NoSync {
 		close(s.flusherDone)
 	} else {
@@ -145,10 +140,8 @@ func (s *Store) load() error {
 	}
 	var list segmentList
 	for _, name := range names {
-		if strings.HasPrefix(name, "spare-") && strings.HasSuffix(name, ".tmp") {
-			// A spare being prepared when the process stopped: never
-			// part of the log.
-			if err := s.fs.Remove(name); err != nil {
+		if isSpare(name) {
+			if err := s.adoptSpare(name); err != nil {
 				return err
 			}
 			continue
@@ -264,16 +257,13 @@ func (s *Store) createSegment(base uint64) (*mappedSegment, error) {
 			return nil, r.err
 		}
 		f = r.file
-		select {
-		case s.needSpare <- struct{}{}:
-		default:
-		}
 	default:
 		var err error
-		if f, err = s.newSpare(); err != nil {
+		if f, err = s.fs.Create(spareName(spareTmp), s.opts.SegmentSize); err != nil {
 			return nil, err
 		}
 	}
+	s.spareAsked = false
 	segment.PutHeader(f.Bytes(), segment.Header{Base: base, Size: uint64(f.Size()), Created: time.Now().UnixNano()})
 	name := segment.FileName(base)
 	err := f.Sync(0, segment.HeaderSize)
@@ -288,38 +278,6 @@ func (s *Store) createSegment(base uint64) (*mappedSegment, error) {
 		return nil, fmt.Errorf("spool: create segment %s: %w", name, err)
 	}
 	return newMappedSegment(f, name, base), nil
-}
-
-// newSpare creates and prepares one segment file under a temporary name.
-func (s *Store) newSpare() (mmapfile.File, error) {
-	s.spareSeq++
-	return s.fs.Create(fmt.Sprintf("spare-%d.tmp", s.spareSeq), s.opts.SegmentSize)
-}
-
-// prepareSpares keeps one prepared segment file ready, off the commit path.
-func (s *Store) prepareSpares() {
-	defer close(s.spareDone)
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-s.needSpare:
-		}
-		s.mu.Lock()
-		s.spareSeq++
-		name := fmt.Sprintf("spare-%d.tmp", s.spareSeq)
-		s.mu.Unlock()
-		f, err := s.fs.Create(name, s.opts.SegmentSize)
-		select {
-		case s.spareCh <- spareResult{f, err}:
-		case <-s.stop:
-			if f != nil {
-				_ = f.Close()
-				_ = s.fs.Remove(name)
-			}
-			return
-		}
-	}
 }
 
 // fail puts the store into its failed state with cause; the first cause wins.
@@ -374,15 +332,7 @@ func (s *Store) Close() error {
 	close(s.stop)
 	<-s.flusherDone
 	<-s.spareDone
-	select {
-	case r := <-s.spareCh:
-		if r.file != nil {
-			name := r.file.Name()
-			_ = r.file.Close()
-			_ = s.fs.Remove(name)
-		}
-	default:
-	}
+	s.dropSpare() // a prepared spare stays on disk for the next Open
 
 	var err error
 	if s.failure.Load() == nil {

@@ -12,9 +12,9 @@ import (
 // openExisting opens the store in dir for inspection. It refuses a
 // directory without segment files, so that a typo never creates a store.
 // The engine has no read-only mode: Open may recover (cut a torn tail,
-// rebuild the index) and prepares a spare segment in the background, so
-// the smallest segment size is asked for (it applies to new segments only)
-// to keep that spare cheap.
+// rebuild the index). The segment size asked for is the newest segment's,
+// so that Open keeps a prepared spare segment (it removes spares of
+// another size).
 func openExisting(dir string) (*engine.Store, error) {
 	segs, err := segmentFiles(dir)
 	if err != nil {
@@ -23,7 +23,11 @@ func openExisting(dir string) (*engine.Store, error) {
 	if len(segs) == 0 {
 		return nil, fmt.Errorf("%s: no segment files: not a spool store", dir)
 	}
-	return engine.Open(dir, &engine.Options{Durability: engine.NoSync, SegmentSize: 64 << 10})
+	opts := &engine.Options{Durability: engine.NoSync, SegmentSize: segs[len(segs)-1].size}
+	if opts.Validate() != nil {
+		opts.SegmentSize = 0 // engine default
+	}
+	return engine.Open(dir, opts)
 }
 
 // fileInfo is one file of a store directory.

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/spooldb/spool/engine"
+)
+
+func runCmd(args ...string) (int, string, string) {
+	var out, errOut bytes.Buffer
+	code := run(args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestUsage(t *testing.T) {
+	if code, _, e := runCmd(); code != 1 || !strings.Contains(e, "usage: spool") {
+		t.Errorf("no args: %d %q", code, e)
+	}
+	if code, _, e := runCmd("nope"); code != 1 || !strings.Contains(e, "unknown command") {
+		t.Errorf("unknown: %d %q", code, e)
+	}
+	if code, o, _ := runCmd("help"); code != 0 || !strings.Contains(o, "bench") {
+		t.Errorf("help: %d %q", code, o)
+	}
+	if code, _, e := runCmd("bench", "--only", "W9"); code != 1 || !strings.Contains(e, "unknown workload") {
+		t.Errorf("bench --only W9: %d %q", code, e)
+	}
+	if code, _, e := runCmd("bench", "--prep", "sparse"); code != 1 || !strings.Contains(e, "segment preparation") {
+		t.Errorf("bench --prep sparse: %d %q", code, e)
+	}
+	if code, _, e := runCmd("stat", t.TempDir()); code != 1 || !strings.Contains(e, "not a spool store") {
+		t.Errorf("stat empty dir: %d %q", code, e)
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{"65536": 65536, "64k": 64 << 10, "64KiB": 64 << 10, "16M": 16 << 20, "16 MiB": 16 << 20, "1g": 1 << 30} {
+		if got, err := parseSize(in); err != nil || got != want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "x", "-1", "1.5M"} {
+		if _, err := parseSize(in); err == nil {
+			t.Errorf("parseSize(%q) accepted", in)
+		}
+	}
+}
+
+func TestStatDump(t *testing.T) {
+	dir := t.TempDir()
+	s, err := engine.Open(dir, &engine.Options{SegmentSize: 64 << 10, Durability: engine.NoSync})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for i := range 30 {
+		data := []byte(`{"i":1}`)
+		if i%2 == 1 {
+			data = []byte{0, 0xff, 7}
+		}
+		if _, err := s.Append(ctx, []string{"a", "b", "c"}[i%3], engine.Any, engine.Event{Type: "T", Data: data}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	code, o, e := runCmd("stat", dir, "--count")
+	if code != 0 || !strings.Contains(o, "streams:") || !strings.Contains(o, " 30 (scanned in") {
+		t.Errorf("stat: %d\n%s\n%s", code, o, e)
+	}
+	code, o, e = runCmd("dump", dir, "--limit", "4")
+	if code != 0 || strings.Count(o, "\n") != 5 || !strings.Contains(o, `{"i":1}`) || !strings.Contains(o, "hex:00ff07") {
+		t.Errorf("dump: %d\n%s\n%s", code, o, e)
+	}
+	code, o, e = runCmd("dump", "--stream", "b", "--backward", dir)
+	lines := strings.Split(strings.TrimSpace(o), "\n")
+	if code != 0 || len(lines) != 11 || !strings.Contains(lines[1], "\tb\t9\t") || !strings.Contains(lines[10], "\tb\t0\t") {
+		t.Errorf("dump stream backward: %d\n%s\n%s", code, o, e)
+	}
+	if code, _, e := runCmd("dump", dir, "--from", "3"); code != 1 || !strings.Contains(e, "invalid log position") {
+		t.Errorf("dump --from 3: %d %q", code, e)
+	}
+}
