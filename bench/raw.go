@@ -95,7 +95,8 @@ func OpenRaw(path string, o RawOptions) (*RawLog, error) {
 	r := &RawLog{f: f, recSize: o.RecordSize, chunk: o.Chunk, heads: make(map[string]int64), done: make(chan struct{}), syncs: NewLatencies(1024)}
 	r.cond = sync.NewCond(&r.mu)
 	r.cur = &rawBatch{done: make(chan struct{})}
-	if err := r.zeroFill(pre); err == nil {
+	err = r.zeroFill(pre)
+	if err == nil {
 		err = syncDir(filepath.Dir(path))
 	}
 	if err != nil {

@@ -310,7 +310,7 @@ func (r *Runner) Load(ctx context.Context, dir string) (*LoadStore, Result, erro
 	dev := w.end()
 	if err != nil {
 		_ = ls.Close()
-		return nil, res, fmt.Errorf("L: %w", err)
+		return nil, res, fmt.Errorf("load the read store: %w", err)
 	}
 	st := s.Stats()
 	res.setRates(dr.Events, dr.Events*PayloadSize, elapsed)

@@ -87,10 +87,6 @@ func randRecord(rng *rand.Rand, pos uint64, bodyLen int) *segment.Record {
 	return r
 }
 
-func bodyLen(r *segment.Record) int {
-	return len(r.Stream) + len(r.Type) + len(r.Metadata) + len(r.Data)
-}
-
 // sameRecord reports the first field in which got differs from want.
 func sameRecord(got, want *segment.Record) string {
 	switch {
