@@ -71,24 +71,18 @@ func (s *Store) Append(ctx context.Context, stream string, expected int64, event
 		res, wait, err = s.appendLocked(stream, fp, expected, events, size, now)
 		return err
 	})
-	var ch chan error
+	var g *commitGroup
 	switch {
 	case err != nil:
 		if isFatal(err) {
 			err = s.fail(err)
 		}
 	case wait > s.committed.Load():
-		ch = waiterPool.Get().(chan error)
-		s.waiters = append(s.waiters, waiter{end: wait, ch: ch})
-		select {
-		case s.kick <- struct{}{}:
-		default:
-		}
+		g = s.joinLocked()
 	}
 	s.mu.Unlock()
-	if ch != nil {
-		err = <-ch
-		waiterPool.Put(ch)
+	if g != nil {
+		err = g.wait()
 	}
 	if err != nil {
 		return AppendResult{}, err
@@ -152,7 +146,13 @@ func (s *Store) appendLocked(stream string, fp hashindex.Fingerprint, expected i
 	}
 	seg := s.active
 	pos := s.written
-	off := seg.offset(pos)
+	var dst []byte
+	if s.staging {
+		dst = s.stageLocked(seg, pos, size)
+	} else {
+		off := seg.offset(pos)
+		dst = seg.data[off : off+size]
+	}
 	res := AppendResult{FirstVersion: head.version + 1, Position: pos}
 	synced := s.durable()
 	streamBytes := unsafe.Slice(unsafe.StringData(stream), len(stream))
@@ -181,16 +181,20 @@ func (s *Store) appendLocked(stream string, fp hashindex.Fingerprint, expected i
 				return AppendResult{}, 0, err
 			}
 		}
-		n, err := segment.Encode(seg.data[off:], &rec)
+		n, err := segment.Encode(dst, &rec)
 		if err != nil {
 			return AppendResult{}, 0, err
 		}
 		parent = streamHead{version: rec.Version, tail: pos, tailSkip: rec.Skip, tailSkipVersion: rec.SkipVersion}
 		pos += uint64(n)
-		off += int64(n)
+		dst = dst[n:]
 	}
-	// The first bytes past the end must always read as "end".
-	clear(seg.data[off:min(off+segment.RecordHeaderSize, int64(len(seg.data)))])
+	if !s.staging {
+		// The first bytes past the end must always read as "end"
+		// (writeStaged does the same for staged records).
+		off := seg.offset(pos)
+		clear(seg.data[off:min(off+segment.RecordHeaderSize, int64(len(seg.data)))])
+	}
 	s.written = pos
 	if !s.spareAsked && pos-seg.base > (seg.limit()-seg.base)/2 {
 		s.askSpareLocked()
@@ -205,7 +209,8 @@ func (s *Store) appendLocked(stream string, fp hashindex.Fingerprint, expected i
 		// The index may only point at durable records: the flusher
 		// applies this after the msync.
 		s.pending[stream] = parent
-		s.updates = append(s.updates, indexUpdate{fp: fp, stream: stream, entry: entry})
+		g := s.groupLocked()
+		g.updates = append(g.updates, indexUpdate{fp: fp, stream: stream, entry: entry})
 		return res, pos, nil
 	}
 	if err := s.putIndex(fp, stream, entry); err != nil {
@@ -231,7 +236,7 @@ func (s *Store) headLocked(stream string, fp hashindex.Fingerprint) (streamHead,
 	if h, ok := s.pending[stream]; ok {
 		return h, nil
 	}
-	src := liveSource{s}
+	src := writerSource{s}
 	r := &s.scan
 	e, found, err := s.index.Lookup(fp, matchStream(src, stream, r))
 	if err != nil || !found {
@@ -251,7 +256,7 @@ func (s *Store) nextSkipLocked(parent streamHead) (uint64, uint64, error) {
 		return skip, v, nil
 	}
 	j := &s.scan
-	if err := readRecord(liveSource{s}, p.Skip, j); err != nil {
+	if err := readRecord(writerSource{s}, p.Skip, j); err != nil {
 		return 0, 0, err
 	}
 	skip, v := segment.NextSkip(&p, j)
@@ -271,7 +276,7 @@ func (s *Store) retriedLocked(stream string, head streamHead, expected int64, ev
 			return AppendResult{}, 0, false, nil
 		}
 	}
-	src := liveSource{s}
+	src := writerSource{s}
 	r := &s.scan
 	if err := readStreamRecord(src, head.tail, stream, head.version, r); err != nil {
 		return AppendResult{}, 0, false, err
@@ -315,7 +320,9 @@ func (s *Store) rollLocked() error {
 // putIndex records a stream's new head in the index.
 func (s *Store) putIndex(fp hashindex.Fingerprint, stream string, e hashindex.Entry) error {
 	var r segment.Record
-	if err := s.index.Put(fp, e, matchStream(liveSource{s}, stream, &r)); err != nil {
+	// Index entries point at records in the file only: committed ones in
+	// SyncEachCommit mode, written ones in the others.
+	if err := s.index.Put(fp, e, matchStream(mappedSource{s}, stream, &r)); err != nil {
 		return &fatalError{err}
 	}
 	return nil

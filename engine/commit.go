@@ -1,28 +1,84 @@
 package engine
 
 import (
-	"sync"
 	"time"
 
 	"github.com/spooldb/spool/mmapfile"
 )
 
-// waiter is an appender waiting for the msync that covers its records.
-type waiter struct {
-	end uint64
-	ch  chan error
+// Group commit is a two-stage pipeline of goroutines:
+//
+//	committer: take the group → pwrite staged records → msync ─┐
+//	applier:   index updates → publish committed → wake group ◄┘
+//
+// so the msync of one group overlaps the index work and wake-ups of the
+// group before it. The applier handles groups in commit order, so the
+// committed position only grows, and a group's appenders are woken only
+// after the msync covering their records and the index updates that make
+// them readable.
+
+// commitGroup is the appenders waiting for one group commit, with the
+// index changes their records make once durable.
+type commitGroup struct {
+	done    chan struct{} // closed when the group's commit has an outcome
+	err     error         // the outcome; written before done is closed
+	waiting int           // appenders (and Syncs) waiting
+	updates []indexUpdate
 }
 
-// waiterPool recycles the one-slot channels waiters are woken through.
-var waiterPool = sync.Pool{New: func() any { return make(chan error, 1) }}
+// commitWork is one synced group on its way to the applier.
+type commitWork struct {
+	group  *commitGroup // nil when nobody waits (SyncInterval rounds)
+	target uint64       // log end the commit made durable
+	err    error        // write or sync error
+}
 
-// flushLoop is the group-commit goroutine of the syncing modes. It takes
-// everything written so far, msyncs it once, applies the index changes,
-// publishes the committed position and wakes the waiters. It runs again as
-// soon as more was written meanwhile: it never sleeps while work waits.
-// In SyncInterval mode it runs on a ticker instead.
+// groupLocked returns the group collecting for the next commit. Called
+// with s.mu held.
+func (s *Store) groupLocked() *commitGroup {
+	if s.group == nil {
+		g := &commitGroup{done: make(chan struct{})}
+		select {
+		case u := <-s.freeUpdates:
+			g.updates = u
+		default:
+		}
+		s.group = g
+	}
+	return s.group
+}
+
+// joinLocked adds the caller to the group collecting for the next commit
+// and wakes the committer. Called with s.mu held.
+func (s *Store) joinLocked() *commitGroup {
+	g := s.groupLocked()
+	g.waiting++
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+	return g
+}
+
+// wait blocks until g's commit has an outcome.
+func (g *commitGroup) wait() error {
+	<-g.done
+	return g.err
+}
+
+// flushLoop is the committer of the syncing modes. It takes everything
+// written so far, writes the staged records into the files, msyncs once
+// and hands the group to the applier; then it goes again at once if more
+// was written meanwhile: it never sleeps while work waits. In SyncInterval
+// mode it runs on a ticker instead.
 func (s *Store) flushLoop() {
-	defer close(s.flusherDone)
+	applied := make(chan struct{})
+	go s.applyLoop(applied)
+	defer func() {
+		close(s.applyCh)
+		<-applied
+		close(s.flusherDone)
+	}()
 	var tick <-chan time.Time
 	if s.opts.Durability == SyncInterval {
 		t := time.NewTicker(s.opts.SyncInterval)
@@ -41,22 +97,57 @@ func (s *Store) flushLoop() {
 	}
 }
 
-// commit runs one group commit.
+// commit runs the committer's part of one group commit.
 func (s *Store) commit() {
 	s.mu.Lock()
-	target := s.written
-	waiters := s.waiters
-	s.waiters = s.flushWaiters[:0]
-	updates := s.updates
-	s.updates = s.flushUpdates[:0]
+	w := commitWork{group: s.group, target: s.written}
+	s.group = nil
+	var chunks []stagedChunk
+	if s.staging {
+		chunks = s.takeStageLocked()
+	}
 	s.mu.Unlock()
 
-	err := s.usable()
+	w.err = s.usable()
+	if w.err == nil && len(chunks) > 0 {
+		w.err = writeStaged(chunks)
+	}
+	if s.staging {
+		// The chunks are in the page cache now (or the store failed).
+		s.mu.Lock()
+		s.releaseStageLocked(chunks)
+		s.mu.Unlock()
+	}
+	if w.err == nil {
+		w.err = mmapfile.Guard(func() error { return s.syncTo(w.target) })
+	}
+	if w.err != nil {
+		w.err = s.fail(w.err)
+	}
+	s.applyCh <- w
+}
+
+// applyLoop is the applier: for each synced group in order it updates the
+// index, publishes the committed position and wakes the group.
+func (s *Store) applyLoop(done chan<- struct{}) {
+	defer close(done)
+	for w := range s.applyCh {
+		s.apply(w)
+	}
+}
+
+func (s *Store) apply(w commitWork) {
+	g := w.group
+	err := w.err
 	if err == nil {
+		err = s.usable() // a later failure (Close after crashForTest) stops the rest
+	}
+	var updates []indexUpdate
+	if g != nil {
+		updates = g.updates
+	}
+	if err == nil && len(updates) > 0 {
 		err = mmapfile.Guard(func() error {
-			if err := s.syncTo(target); err != nil {
-				return err
-			}
 			for i := range updates {
 				u := &updates[i]
 				if err := s.putIndex(u.fp, u.stream, u.entry); err != nil {
@@ -68,33 +159,33 @@ func (s *Store) commit() {
 		if err != nil {
 			err = s.fail(err)
 		}
+		s.mu.Lock()
+		for i := range updates {
+			u := &updates[i]
+			// Unless a later append moved the head on already.
+			if h, ok := s.pending[u.stream]; ok && h.tail == u.entry.Tail {
+				delete(s.pending, u.stream)
+			}
+		}
+		s.mu.Unlock()
+	}
+	if err == nil && w.target > s.committed.Load() {
+		s.committed.Store(w.target)
+	}
+	if g == nil {
+		return
 	}
 	if err == nil {
-		if len(updates) > 0 {
-			s.mu.Lock()
-			for i := range updates {
-				u := &updates[i]
-				if h, ok := s.pending[u.stream]; ok && h.tail == u.entry.Tail {
-					delete(s.pending, u.stream)
-				}
-			}
-			s.mu.Unlock()
-		}
-		if target > s.committed.Load() {
-			s.committed.Store(target)
-		}
-		if len(waiters) > 0 {
-			s.stats.commits.Add(1)
-			s.stats.groupEvents.observe(uint64(len(waiters)))
-		}
+		s.stats.commits.Add(1)
+		s.stats.groupEvents.observe(uint64(g.waiting))
 	}
-	for _, w := range waiters {
-		w.ch <- err
-	}
-	clear(waiters)
+	g.err = err
+	close(g.done)
 	clear(updates)
-	s.flushWaiters = waiters[:0]
-	s.flushUpdates = updates[:0]
+	select {
+	case s.freeUpdates <- updates[:0]:
+	default:
+	}
 }
 
 // syncTo makes the log durable through position target.

@@ -45,10 +45,13 @@ func TestModel(t *testing.T) {
 func runModel(t *testing.T, seed uint64, ops int) {
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	dir := t.TempDir()
+	// Seeds 1 to 4 cover every write path: staged and mapped durable
+	// appends, interval and no sync.
 	opts := &Options{
-		Durability:  Durability(rng.IntN(3)),
-		SegmentSize: 64 << 10,
-		IndexSlots:  16,
+		Durability:   []Durability{SyncEachCommit, SyncEachCommit, SyncInterval, NoSync}[(seed-1)%4],
+		MappedWrites: (seed-1)%4 == 1,
+		SegmentSize:  64 << 10,
+		IndexSlots:   16,
 	}
 	t.Logf("seed %d: %v (replay with -run TestModel -model.seed %d)", seed, opts, seed)
 	s := openT(t, dir, opts)

@@ -7,20 +7,33 @@ import (
 	"github.com/spooldb/spool/segment"
 )
 
-// recordSource finds the segment holding a log position: directly for the
-// writer (whose segments cannot be retired under it), through a readView
-// (which holds references) for readers.
+// recordSource finds the bytes holding a log position: from the mapping
+// directly (mappedSource, for the store's own goroutines, whose segments
+// cannot be retired under them), through a readView (which holds segment
+// references) for readers, or from the stage first (writerSource).
 type recordSource interface {
-	segmentAt(pos uint64) (*mappedSegment, error)
+	locate(pos uint64) (recordLoc, error)
 }
 
-type liveSource struct{ s *Store }
+// recordLoc is where a record lives: data[off:] starts with it; name is
+// the file, for errors.
+type recordLoc struct {
+	data []byte
+	off  int64
+	name string
+}
 
-func (l liveSource) segmentAt(pos uint64) (*mappedSegment, error) {
+func segmentLoc(m *mappedSegment, pos uint64) recordLoc {
+	return recordLoc{data: m.data, off: m.offset(pos), name: m.name}
+}
+
+type mappedSource struct{ s *Store }
+
+func (l mappedSource) locate(pos uint64) (recordLoc, error) {
 	if m := (*l.s.segs.Load()).find(pos); m != nil {
-		return m, nil
+		return segmentLoc(m, pos), nil
 	}
-	return nil, noSegmentError(pos)
+	return recordLoc{}, noSegmentError(pos)
 }
 
 func (v *readView) segmentAt(pos uint64) (*mappedSegment, error) {
@@ -34,18 +47,26 @@ func (v *readView) segmentAt(pos uint64) (*mappedSegment, error) {
 	return nil, noSegmentError(pos)
 }
 
+func (v *readView) locate(pos uint64) (recordLoc, error) {
+	m, err := v.segmentAt(pos)
+	if err != nil {
+		return recordLoc{}, err
+	}
+	return segmentLoc(m, pos), nil
+}
+
 func noSegmentError(pos uint64) error {
 	return &CorruptionError{Segment: "(none)", Offset: int64(pos), Reason: fmt.Sprintf("log position %d lies in no segment", pos)}
 }
 
 // readRecord decodes and verifies the record at pos into r.
 func readRecord(src recordSource, pos uint64, r *segment.Record) error {
-	seg, err := src.segmentAt(pos)
+	loc, err := src.locate(pos)
 	if err != nil {
 		return err
 	}
-	_, err = segment.Decode(seg.data, seg.offset(pos), pos, r)
-	return segment.WithSegment(err, seg.name)
+	_, err = segment.Decode(loc.data, loc.off, pos, r)
+	return segment.WithSegment(err, loc.name)
 }
 
 // readStreamRecord reads the record at pos and checks that it is version
@@ -66,8 +87,8 @@ func readStreamRecord(src recordSource, pos uint64, stream string, version int64
 // chainError reports a record that is not the one a chain promised.
 func chainError(src recordSource, pos uint64, stream string, version int64, r *segment.Record) error {
 	name, off := "(none)", int64(pos)
-	if seg, err := src.segmentAt(pos); err == nil {
-		name, off = seg.name, seg.offset(pos)
+	if loc, err := src.locate(pos); err == nil {
+		name, off = loc.name, loc.off
 	}
 	return &CorruptionError{Segment: name, Offset: off, Reason: fmt.Sprintf(
 		"chain of stream %q leads to %q version %d where version %d was expected", stream, r.Stream, r.Version, version)}

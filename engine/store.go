@@ -41,12 +41,18 @@ type Store struct {
 
 	// mu serialises appenders. Everything below up to syncMu is guarded by it.
 	mu      sync.Mutex
-	written uint64 // log end of the records in the mapping
+	written uint64 // log end of the appended records (staged ones included)
 	active  *mappedSegment
-	pending map[string]streamHead // durable mode: heads not yet in the index
-	updates []indexUpdate         // durable mode: index changes awaiting msync
-	waiters []waiter              // durable mode: appenders awaiting msync
-	closing bool
+	staging bool // appends go to the stage (see stage.go); fixed at Open
+	// staged: appended records not yet handed to the committer; inflight:
+	// handed over, being written into the files.
+	staged      []stagedChunk
+	inflight    []stagedChunk
+	stagedSpare []stagedChunk         // recycled chunk list
+	stageFree   [][]byte              // recycled stage buffers
+	pending     map[string]streamHead // durable mode: heads not yet in the index
+	group       *commitGroup          // durable mode: appenders and index changes awaiting the next commit
+	closing     bool
 	// spareAsked: a spare was requested for the next roll.
 	spareAsked bool
 	scan       segment.Record // scratch for decoding on the write path
@@ -55,16 +61,14 @@ type Store struct {
 	syncMu sync.Mutex
 	synced uint64 // log position through which the mapping is durable
 
-	kick        chan struct{}    // wakes the flusher
-	stop        chan struct{}    // closed by Close
-	flusherDone chan struct{}    // closed when the flusher exits
+	kick        chan struct{}   // wakes the flusher
+	stop        chan struct{}   // closed by Close
+	flusherDone chan struct{}   // closed when the committer and applier exited
+	applyCh     chan commitWork // committer → applier
+	freeUpdates chan []indexUpdate
 	spareCh     chan spareResult // a prepared spare segment file
 	needSpare   chan struct{}    // asks the preparer for a spare
 	spareDone   chan struct{}    // closed when the preparer exits
-
-	// flusher-owned buffers, swapped with the ones above under mu.
-	flushWaiters []waiter
-	flushUpdates []indexUpdate
 
 	stats   counters
 	opened  Recovery
@@ -108,9 +112,14 @@ func Open(dir string, opts *Options) (*Store, error) {
 		fs:          fs,
 		lock:        lock,
 		pending:     make(map[string]streamHead),
+		staging:     o.Durability == SyncEachCommit && !o.MappedWrites,
 		kick:        make(chan struct{}, 1),
 		stop:        make(chan struct{}),
 		flusherDone: make(chan struct{}),
+		// One group in the applier's hands while the next is synced;
+		// more would only queue.
+		applyCh:     make(chan commitWork, 1),
+		freeUpdates: make(chan []indexUpdate, 2),
 		spareCh:     make(chan spareResult, 1),
 		needSpare:   make(chan struct{}, 1),
 		spareDone:   make(chan struct{}),
@@ -306,6 +315,12 @@ func (s *Store) Sync() error {
 	if err := s.usable(); err != nil {
 		return err
 	}
+	if s.opts.Durability == SyncEachCommit {
+		// Appended records may still be staged: the committer writes and
+		// syncs them. Waiting for it also orders Sync after every append
+		// that returned before it.
+		return s.waitCommitted()
+	}
 	s.mu.Lock()
 	target := s.written
 	s.mu.Unlock()
@@ -313,6 +328,27 @@ func (s *Store) Sync() error {
 		return s.fail(err)
 	}
 	return nil
+}
+
+// waitCommitted waits until everything appended so far is committed, in
+// SyncEachCommit mode.
+func (s *Store) waitCommitted() error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	if err := s.usable(); err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	if s.written <= s.committed.Load() {
+		s.mu.Unlock()
+		return nil
+	}
+	g := s.joinLocked()
+	s.mu.Unlock()
+	return g.wait()
 }
 
 // Close syncs everything appended, marks the index clean and releases the

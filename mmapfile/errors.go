@@ -20,7 +20,8 @@ var (
 	// positive or cannot be mapped on this platform.
 	ErrInvalidSize = errors.New("mmapfile: invalid file size")
 
-	// ErrInvalidRange is returned by Sync when the range lies outside the file.
+	// ErrInvalidRange is returned by Sync and WriteAt when the range lies
+	// outside the file.
 	ErrInvalidRange = errors.New("mmapfile: range outside the file")
 
 	// ErrEmptyFile is returned by Open for a file of size zero, which cannot

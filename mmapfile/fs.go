@@ -36,6 +36,13 @@ type File interface {
 	Bytes() []byte
 	// Size is the file's (and the mapping's) length in bytes.
 	Size() int64
+	// WriteAt writes p at off through the file rather than through the
+	// mapping (pwrite). The mapping shows the bytes as soon as it returns:
+	// both share the page cache. Like a store to Bytes, the write is
+	// durable only after Sync covers it. Making pages dirtied this way
+	// durable costs less than for pages dirtied through the mapping (no
+	// page-table write-protection and TLB shootdown on write-back).
+	WriteAt(p []byte, off int64) error
 	// Sync makes [off, off+n) durable: on return, the pages covering the
 	// range have reached stable storage. An error means some of those pages
 	// may be lost; retrying is not safe (the kernel may have marked them

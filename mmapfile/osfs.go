@@ -245,6 +245,20 @@ func (of *osFile) setName(name string) {
 func (of *osFile) Bytes() []byte { return of.data }
 func (of *osFile) Size() int64   { return int64(len(of.data)) }
 
+func (of *osFile) WriteAt(p []byte, off int64) error {
+	if of.data == nil {
+		return ErrClosed
+	}
+	if off < 0 || int64(len(p)) > int64(len(of.data))-off {
+		return fmt.Errorf("%w: write %d bytes at %d of %s (%d bytes)", ErrInvalidRange, len(p), off, of.Name(), len(of.data))
+	}
+	// os.File.WriteAt retries short writes and EINTR.
+	if _, err := of.f.WriteAt(p, off); err != nil {
+		return fmt.Errorf("mmapfile: write %s [%d, %d): %w", of.Name(), off, off+int64(len(p)), err)
+	}
+	return nil
+}
+
 func (of *osFile) Sync(off, n int64) error {
 	if of.data == nil {
 		return ErrClosed

@@ -433,6 +433,44 @@ func TestSyncRange(t *testing.T) {
 	}
 }
 
+// TestWriteAt checks that a pwrite is visible through the mapping at once,
+// reaches the file, and that bad ranges are refused.
+func TestWriteAt(t *testing.T) {
+	fsys, dir := openDir(t)
+	size := 3*page + 100
+	f := create(t, fsys, "f", size)
+	f.Bytes()[0] = 1                                // the page is mapped (and faulted) before the write
+	p := bytes.Repeat([]byte("spool"), int(page)/5) // crosses a page boundary
+	off := page - 7
+	if err := f.WriteAt(p, off); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(f.Bytes()[off:off+int64(len(p))], p) {
+		t.Fatal("mapping does not show the written bytes")
+	}
+	if err := f.WriteAt([]byte{9}, size-1); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Sync(0, size); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "f"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if raw[0] != 1 || !bytes.Equal(raw[off:off+int64(len(p))], p) || raw[size-1] != 9 {
+		t.Fatal("file does not hold the written bytes")
+	}
+	for _, r := range [][2]int64{{-1, 1}, {size, 1}, {size - 1, 2}, {0, size + 1}, {math.MaxInt64, 1}, {math.MinInt64, 1}} {
+		if err := f.WriteAt(make([]byte, r[1]), r[0]); !errors.Is(err, mmapfile.ErrInvalidRange) {
+			t.Errorf("WriteAt(%d bytes at %d): %v, want ErrInvalidRange", r[1], r[0], err)
+		}
+	}
+	if raw[size-2] != 0 {
+		t.Fatal("a refused write changed the file")
+	}
+}
+
 func TestAdviseNeverFails(t *testing.T) {
 	fsys, _ := openDir(t)
 	size := 2*page + 1
@@ -467,6 +505,9 @@ func TestClosed(t *testing.T) {
 	}
 	if err := f.Sync(0, 0); !errors.Is(err, mmapfile.ErrClosed) {
 		t.Fatalf("empty Sync after Close: %v, want ErrClosed", err)
+	}
+	if err := f.WriteAt([]byte{1}, 0); !errors.Is(err, mmapfile.ErrClosed) {
+		t.Fatalf("WriteAt after Close: %v, want ErrClosed", err)
 	}
 	if err := f.Close(); !errors.Is(err, mmapfile.ErrClosed) {
 		t.Fatalf("second Close: %v, want ErrClosed", err)

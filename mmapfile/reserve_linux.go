@@ -25,3 +25,10 @@ func reserve(f *os.File, size int64, prep Prep) error {
 }
 
 func fsyncFile(f *os.File) error { return unix.Fsync(int(f.Fd())) }
+
+// writeBack writes [off, off+n) of f to the device and waits for it, without
+// a cache flush or metadata (the caller syncs at the end).
+func writeBack(f *os.File, off, n int64) error {
+	return unix.SyncFileRange(int(f.Fd()), off, n,
+		unix.SYNC_FILE_RANGE_WAIT_BEFORE|unix.SYNC_FILE_RANGE_WRITE|unix.SYNC_FILE_RANGE_WAIT_AFTER)
+}

@@ -33,6 +33,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		opens     = fs.Int("opens", bench.DefaultOpens, "W4: clean opens timed")
 		settle    = fs.Duration("settle", bench.DefaultSettle, "wait at most this long for a quiet device before each workload (0: no wait)")
 		noRaw     = fs.Bool("no-raw", false, "skip the raw group-commit baseline")
+		writes    = fs.String("writes", "staged", "how durable appends write records: staged (one pwrite per commit) or mapped (stores through the mapping)")
 		indexSize = fs.Uint64("index-slots", 0, "initial index slots (default: engine default)")
 	)
 	pos, err := parseArgs(fs, args)
@@ -76,6 +77,13 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	cfg.Options.IndexSlots = *indexSize
+	switch *writes {
+	case "staged":
+	case "mapped":
+		cfg.Options.MappedWrites = true
+	default:
+		return fmt.Errorf("%w: unknown --writes %q (staged or mapped)", errUsage, *writes)
+	}
 	if *rounds < 1 {
 		return fmt.Errorf("%w: --rounds must be at least 1", errUsage)
 	}
