@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"iter"
+	"sync"
 	"time"
 
 	"github.com/spooldb/spool/hashindex"
@@ -38,8 +39,8 @@ func (s *Store) ReadStream(stream string, from int64, dir Direction) iter.Seq2[R
 			yield(RecordedEvent{}, fmt.Errorf("spool: invalid start version %d for a %v read", from, dir))
 			return
 		}
-		sr := streamReader{s: s, view: readView{s: s}, stream: stream}
-		defer sr.view.close()
+		sr := getStreamReader(s, stream)
+		defer sr.release()
 		top, found, err := sr.start()
 		if err != nil || !found {
 			if err != nil {
@@ -62,6 +63,26 @@ type streamReader struct {
 	stream string
 	buf    [readChunk]segment.Record
 	types  typeCache
+}
+
+// streamReaders recycles streamReaders: their record buffer is ~20 KB, too
+// much to allocate for every read of a short stream.
+var streamReaders = sync.Pool{New: func() any { return new(streamReader) }}
+
+func getStreamReader(s *Store, stream string) *streamReader {
+	sr := streamReaders.Get().(*streamReader)
+	sr.s, sr.stream = s, stream
+	sr.view = readView{s: s, held: sr.view.held[:0]}
+	return sr
+}
+
+// release drops the reader's segment references and recycles it. The
+// records in buf point into mappings, not the heap, so they pin nothing.
+func (sr *streamReader) release() {
+	sr.view.close()
+	sr.view.s, sr.view.last = nil, nil
+	sr.s, sr.stream = nil, ""
+	streamReaders.Put(sr)
 }
 
 // start finds the stream's newest record in the read's snapshot.
@@ -214,8 +235,8 @@ func (s *Store) StreamVersion(stream string) (int64, error) {
 	if len(stream) == 0 || len(stream) > MaxStreamIDLen {
 		return 0, fmt.Errorf("%w: %d bytes", ErrInvalidStreamID, len(stream))
 	}
-	sr := streamReader{s: s, view: readView{s: s}, stream: stream}
-	defer sr.view.close()
+	sr := getStreamReader(s, stream)
+	defer sr.release()
 	top, found, err := sr.start()
 	if err != nil || !found {
 		return NoStream, err

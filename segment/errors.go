@@ -39,6 +39,9 @@ func corruptf(off int64, format string, args ...any) *CorruptionError {
 // WithSegment names the segment of a *CorruptionError that lacks one and
 // returns err; other errors pass through.
 func WithSegment(err error, name string) error {
+	if err == nil {
+		return nil // before errors.As, whose target would escape: hot path
+	}
 	var ce *CorruptionError
 	if errors.As(err, &ce) && ce.Segment == "" {
 		ce.Segment = name
