@@ -124,7 +124,7 @@ func (s *Store) checkAppend(stream string, expected int64, events []Event) (int6
 // appendLocked checks the expected version and writes the batch into the
 // mapping. It returns the log position the caller must see committed
 // before acknowledging (0 when nothing needs waiting for).
-func (s *Store) appendLocked(stream string, fp hashindex.Fingerprint, expected int64, events []Event, size, now int64) (AppendResult, uint64, error) {
+func (s *Store) appendLocked(stream string, fp hashindex.Fingerprint, expected int64, events []Event, size, now int64) (_ AppendResult, _ uint64, err error) {
 	head, err := s.headLocked(stream, fp)
 	if err != nil {
 		return AppendResult{}, 0, err
@@ -148,10 +148,21 @@ func (s *Store) appendLocked(stream string, fp hashindex.Fingerprint, expected i
 	pos := s.written
 	var dst []byte
 	if s.staging {
+		mark := s.stageMarkLocked()
+		defer func() {
+			if err != nil { // nothing of a failed append may reach the file
+				s.stageRollbackLocked(mark)
+			}
+		}()
 		dst = s.stageLocked(seg, pos, size)
 	} else {
 		off := seg.offset(pos)
 		dst = seg.data[off : off+size]
+		defer func() {
+			if err != nil { // the log end must still read as the end
+				clear(dst[:min(segment.RecordHeaderSize, len(dst))])
+			}
+		}()
 	}
 	res := AppendResult{FirstVersion: head.version + 1, Position: pos}
 	synced := s.durable()

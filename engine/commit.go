@@ -110,7 +110,12 @@ func (s *Store) commit() {
 
 	w.err = s.usable()
 	if w.err == nil && len(chunks) > 0 {
-		w.err = writeStaged(chunks)
+		if w.err = writeStaged(chunks); w.err != nil {
+			// Failed before the chunks are released: from then on appenders
+			// read the mapping, where these records never arrived, and
+			// must see the store failed rather than "corrupt" bytes.
+			w.err = s.fail(w.err)
+		}
 	}
 	if s.staging {
 		// The chunks are in the page cache now (or the store failed).

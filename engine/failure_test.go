@@ -13,10 +13,12 @@ import (
 	"github.com/spooldb/spool/mmapfile"
 )
 
-// faultyFS fails every file Sync once failSyncs is set.
+// faultyFS fails every file Sync once failSyncs is set, and every WriteAt
+// once failWrites is set.
 type faultyFS struct {
 	mmapfile.FS
-	failSyncs atomic.Bool
+	failSyncs  atomic.Bool
+	failWrites atomic.Bool
 }
 
 type faultyFile struct {
@@ -45,6 +47,46 @@ func (f *faultyFile) Sync(off, n int64) error {
 		return syscall.EIO
 	}
 	return f.File.Sync(off, n)
+}
+
+func (f *faultyFile) WriteAt(p []byte, off int64) error {
+	if f.fs.failWrites.Load() {
+		return syscall.EIO
+	}
+	return f.File.WriteAt(p, off)
+}
+
+// TestWriteErrorFailsStore: a failed pwrite of staged records fails the
+// store for good, every later call reports that (not corruption), and a
+// reopen keeps what was acknowledged.
+func TestWriteErrorFailsStore(t *testing.T) {
+	dir := t.TempDir()
+	base, err := mmapfile.OpenDir(dir, mmapfile.PrepZeroFill)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ffs := &faultyFS{FS: base}
+	s := openT(t, dir, &Options{Storage: ffs})
+	for i := range 10 {
+		appendT(t, s, "a", int64(i)-1, ev(fmt.Sprint(i)))
+	}
+	ffs.failWrites.Store(true)
+	_, err = s.Append(bg, "a", 9, ev("lost"))
+	if !errors.Is(err, ErrFailed) || !errors.Is(err, syscall.EIO) {
+		t.Fatalf("first error %v, want ErrFailed wrapping EIO", err)
+	}
+	ffs.failWrites.Store(false)
+	_, err = s.Append(bg, "a", Any, ev("x"))
+	wantErrIs(t, err, ErrFailed)
+	wantErrIs(t, s.Sync(), ErrFailed)
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close of a failed store: %v", err)
+	}
+	s = openT(t, dir, nil)
+	defer closeT(t, s)
+	if got := collect(t, s.ReadStream("a", 0, Forward)); len(got) != 10 {
+		t.Fatalf("%d events after reopen, want the 10 acknowledged", len(got))
+	}
 }
 
 func TestSyncErrorFailsStore(t *testing.T) {

@@ -55,6 +55,29 @@ func (s *Store) stageLocked(seg *mappedSegment, pos uint64, n int64) []byte {
 	return buf
 }
 
+// stageMark is the stage's extent at one moment, to roll back to.
+type stageMark struct{ chunks, lastLen int }
+
+func (s *Store) stageMarkLocked() stageMark {
+	m := stageMark{chunks: len(s.staged)}
+	if m.chunks > 0 {
+		m.lastLen = len(s.staged[m.chunks-1].buf)
+	}
+	return m
+}
+
+// stageRollbackLocked drops what was staged since m was taken.
+func (s *Store) stageRollbackLocked(m stageMark) {
+	for i := m.chunks; i < len(s.staged); i++ {
+		s.staged[i] = stagedChunk{}
+	}
+	s.staged = s.staged[:m.chunks]
+	if m.chunks > 0 {
+		c := &s.staged[m.chunks-1]
+		c.buf = c.buf[:m.lastLen]
+	}
+}
+
 // growLen extends b by n bytes (of unspecified content).
 func growLen(b []byte, n int) []byte {
 	if cap(b)-len(b) < n {

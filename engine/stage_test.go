@@ -3,11 +3,13 @@ package engine
 import (
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/spooldb/spool/mmapfile"
+	"github.com/spooldb/spool/segment"
 )
 
 // writePaths are the SyncEachCommit write paths: staged (the default) and
@@ -313,4 +315,40 @@ func TestSyncCoversStagedAppends(t *testing.T) {
 		}
 		check()
 	})
+}
+
+// TestFailedAppendLeavesNoBytes makes an append fail after it reserved its
+// space (a corrupt skip target), then closes: nothing of the failed append
+// may reach the file, so the next Open finds the log end where Close left
+// it and reuses the index.
+func TestFailedAppendLeavesNoBytes(t *testing.T) {
+	for _, p := range writePaths {
+		t.Run(p.name, func(t *testing.T) {
+			dir := t.TempDir()
+			opts := &Options{MappedWrites: p.mapped}
+			s := openT(t, dir, opts)
+			for range 3 {
+				appendT(t, s, "y", Any, ev(strings.Repeat("Y", 3000)))
+			}
+			v0 := appendT(t, s, "x", Any, ev("v0"))
+			appendT(t, s, "x", Any, ev("v1"))
+			// Damage v0, the skip target of x's next record, in place.
+			data := s.active.data
+			off := s.active.offset(v0.Position) + segment.RecordHeaderSize
+			data[off] ^= 0xFF
+			_, err := s.Append(bg, "x", Any, ev(strings.Repeat("z", 2000)), ev("z"))
+			wantErrIs(t, err, ErrCorrupt)
+			data[off] ^= 0xFF // only what the failed append left remains
+			closeT(t, s)
+
+			s = openT(t, dir, opts)
+			defer closeT(t, s)
+			if r := s.Recovered(); !r.Clean {
+				t.Fatalf("reopen after Close was not clean: %+v", r)
+			}
+			if got := collect(t, s.ReadStream("x", 0, Forward)); len(got) != 2 {
+				t.Fatalf("x has %d events, want 2", len(got))
+			}
+		})
+	}
 }

@@ -13,8 +13,8 @@ type Stats struct {
 	Bytes        uint64 // record bytes written, headers and padding included
 	Commits      uint64 // group commits that acknowledged appends
 	SegmentRolls uint64 // segments started because the active one was full
-	// AppendsPerCommit is the distribution of appends acknowledged by one
-	// group commit.
+	// AppendsPerCommit is the distribution of appends (and Sync calls)
+	// acknowledged by one group commit.
 	AppendsPerCommit Histogram
 	// MsyncMicros is the distribution of msync latencies, in microseconds.
 	MsyncMicros       Histogram

@@ -26,6 +26,13 @@ func reserve(f *os.File, size int64, prep Prep) error {
 
 func fsyncFile(f *os.File) error { return unix.Fsync(int(f.Fd())) }
 
+// unsupported reports errors of file systems that do not implement a call
+// (FUSE, some network and pseudo file systems); writeBack is only pacing,
+// so it may fail that way.
+func unsupported(err error) bool {
+	return errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ESPIPE)
+}
+
 // writeBack writes [off, off+n) of f to the device and waits for it, without
 // a cache flush or metadata (the caller syncs at the end).
 func writeBack(f *os.File, off, n int64) error {
