@@ -216,3 +216,118 @@ func TestCleanReopenSkipsScan(t *testing.T) {
 		t.Fatalf("%d streams", st.Streams)
 	}
 }
+
+// flipByte flips one byte of the record at log position pos (in its body,
+// so that its checksum fails) in the single segment of dir.
+func flipByte(t *testing.T, dir string, pos uint64) {
+	t.Helper()
+	patchFile(t, lastSegmentPath(t, dir), func(b []byte) {
+		b[int64(pos)+segment.HeaderSize+segment.RecordHeaderSize] ^= 0x5A
+	})
+}
+
+// TestRecoveryRefusesDamageBelowWatermark damages an acknowledged record
+// that later acknowledged records were written after: recovery must not
+// cut the log there, but fail with a CorruptionError and change nothing.
+func TestRecoveryRefusesDamageBelowWatermark(t *testing.T) {
+	dir := t.TempDir()
+	opts := &Options{SegmentSize: 1 << 20}
+	s := openT(t, dir, opts)
+	first := appendT(t, s, "a", NoStream, ev("a0"))
+	appendT(t, s, "a", 0, ev("a1"))
+	appendT(t, s, "b", NoStream, ev("b0"))
+	s.crashForTest()
+	flipByte(t, dir, first.Position)
+	before, err := os.ReadFile(lastSegmentPath(t, dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	_, err = Open(dir, opts)
+	wantErrIs(t, err, ErrCorrupt)
+	var ce *CorruptionError
+	if !errors.As(err, &ce) || ce.Segment == "" || ce.Offset != int64(first.Position)+segment.HeaderSize {
+		t.Fatalf("error %v, want a CorruptionError at the damaged record", err)
+	}
+	after, err := os.ReadFile(lastSegmentPath(t, dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(before, after) {
+		t.Fatal("the failed recovery changed the segment")
+	}
+}
+
+// TestRecoveryUsesIndexCheckpoint: the only evidence that the damaged
+// record was durable is the old index's checkpoint.
+func TestRecoveryUsesIndexCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	opts := &Options{SegmentSize: 1 << 20, Durability: NoSync}
+	s := openT(t, dir, opts)
+	appendT(t, s, "a", NoStream, ev("a0"))
+	last := appendT(t, s, "a", 0, ev("a1"))
+	closeT(t, s) // checkpoint: the end after a1
+
+	s = openT(t, dir, opts)
+	extra := appendT(t, s, "b", NoStream, ev("b0")) // marks the index dirty
+	s.crashForTest()
+	patchFile(t, lastSegmentPath(t, dir), func(b []byte) { // b0 never reached the disk
+		clear(b[int64(extra.Position)+segment.HeaderSize:])
+	})
+	flipByte(t, dir, last.Position)
+	_, err := Open(dir, opts)
+	wantErrIs(t, err, ErrCorrupt)
+}
+
+// TestRecoveryCutsTornGroup: records of a group that was never synced may
+// reach the disk out of order. Damage among them is a torn tail, even with
+// intact records after it, because none of those claims the group was
+// durable: the log is cut at the damage.
+func TestRecoveryCutsTornGroup(t *testing.T) {
+	dir := t.TempDir()
+	opts := &Options{SegmentSize: 1 << 20, Durability: NoSync}
+	s := openT(t, dir, opts)
+	appendT(t, s, "a", NoStream, ev("a0"))
+	if err := s.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	var torn AppendResult
+	for i := range 4 {
+		r := appendT(t, s, "a", int64(i), ev(fmt.Sprint(i+1)))
+		if i == 1 {
+			torn = r
+		}
+	}
+	s.crashForTest()
+	flipByte(t, dir, torn.Position)
+	s = openT(t, dir, opts)
+	defer closeT(t, s)
+	if r := s.Recovered(); r.LogEnd != torn.Position || r.TornBytes == 0 {
+		t.Fatalf("recovery %+v, want the log cut at %d", r, torn.Position)
+	}
+	if v, _ := s.StreamVersion("a"); v != 1 {
+		t.Fatalf("a at version %d, want 1", v)
+	}
+}
+
+// TestRecoverySyncsWhatItKeeps: after a killed NoSync store, the records
+// recovery keeps are in the page cache only; new appends build on them,
+// so recovery must make them durable first.
+func TestRecoverySyncsWhatItKeeps(t *testing.T) {
+	g, dir := newGatedFS(t, false)
+	opts := &Options{SegmentSize: 1 << 20, Durability: NoSync}
+	s := openT(t, dir, opts)
+	for i := range 200 { // several pages
+		appendT(t, s, "a", int64(i)-1, ev(fmt.Sprint(i)))
+	}
+	end := s.Stats().CommittedPosition
+	s.crashForTest()
+
+	opts.Storage = g
+	s = openT(t, dir, opts)
+	defer closeT(t, s)
+	seg := s.active
+	if off := g.notDurable(seg.file, segment.HeaderSize, seg.offset(end)); off >= 0 {
+		t.Fatalf("recovery kept the log through %d without syncing it (byte %d of %s)", end, off, seg.name)
+	}
+}

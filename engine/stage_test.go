@@ -129,6 +129,9 @@ func (f *gatedFile) WriteAt(p []byte, off int64) error {
 // durable) as it is when Sync is called: bytes written during the sync
 // may or may not be durable, so they do not count.
 func (f *gatedFile) Sync(off, n int64) error {
+	if n <= 0 {
+		return f.File.Sync(off, n)
+	}
 	const page = 4096
 	lo, hi := off&^(page-1), min((off+n+page-1)&^(page-1), f.Size())
 	f.fs.mu.Lock()

@@ -175,9 +175,9 @@ func (s *Store) load() error {
 		s.segs.Store(&list)
 	}
 
-	if end, ok := s.openCleanIndex(list); ok {
+	if end, ok, durable := s.openCleanIndex(list); ok {
 		s.opened = Recovery{Clean: true, LogEnd: end}
-	} else if err := s.recover(list); err != nil {
+	} else if err := s.recover(list, durable); err != nil {
 		return err
 	}
 	list = *s.segs.Load()
@@ -211,29 +211,31 @@ func (s *Store) openSegment(name string, base uint64) (*mappedSegment, error) {
 
 // openCleanIndex reuses the index when the last Close was clean and the log
 // ends exactly where the index says: then nothing needs scanning.
-func (s *Store) openCleanIndex(list segmentList) (uint64, bool) {
+// Otherwise it returns the index's checkpoint, a log position that was
+// durable when the index last said so (0 without a readable index).
+func (s *Store) openCleanIndex(list segmentList) (end uint64, ok bool, durable uint64) {
 	ix, err := hashindex.Open(s.fs, indexName)
 	if err != nil {
-		return 0, false
+		return 0, false, 0
 	}
-	end := ix.Checkpoint()
+	end = ix.Checkpoint()
 	last := list[len(list)-1]
 	if !ix.Clean() || end < last.base || end > last.limit() || !segment.IsEnd(last.data[last.offset(end):]) {
 		_ = ix.Close()
-		return 0, false
+		return 0, false, end
 	}
 	s.index = ix
-	return end, true
+	return end, true, end
 }
 
 // recover scans the log, cuts an unacknowledged tail and rebuilds the index.
-func (s *Store) recover(list segmentList) error {
+func (s *Store) recover(list segmentList, durable uint64) error {
 	segs := make([]recovery.Segment, len(list))
 	for i, m := range list {
 		segs[i] = recovery.Segment{Name: m.name, Base: m.base, File: m.file}
 	}
 	_ = s.fs.Remove(indexName) // derived data; absent is fine
-	ix, rep, err := recovery.Rebuild(s.fs, segs, indexName, s.opts.IndexSlots)
+	ix, rep, err := recovery.Rebuild(s.fs, segs, indexName, s.opts.IndexSlots, durable)
 	if err != nil {
 		return err
 	}

@@ -16,10 +16,24 @@
 // below acknowledged data: Rebuild fails with a *segment.CorruptionError
 // and changes nothing.
 //
+// # Torn tail or damage
+//
+// Every record carries the log position known durable when it was written
+// (synced-through). A torn tail is the unsynced last group: none of its
+// records claims more than where the group starts. So when the scan stops
+// at position p, Rebuild looks for records that still verify after p (they
+// identify themselves by their position) and takes the highest
+// synced-through of those and of the records before p, and the old index's
+// checkpoint. If that watermark is above p, bytes that were acknowledged as
+// durable are damaged: Rebuild fails with a *segment.CorruptionError and
+// changes nothing, instead of cutting acknowledged events away.
+//
 // # Cutting the tail
 //
 // Every nonzero byte after the end in the last segment is zeroed and
-// synced before anything is appended again. Without that, a stale but
+// synced before anything is appended again, and the kept log is synced
+// (it may sit in the page cache only, after a killed process) before the
+// new index claims it. Without that, a stale but
 // intact record of the dropped tail could line up with the end of a future
 // append and be read back as part of the log.
 package recovery

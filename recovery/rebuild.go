@@ -34,17 +34,22 @@ type head struct {
 }
 
 // Rebuild scans segs, cuts the log after its last complete batch and
-// builds a fresh index called indexName with at least minSlots slots. The
-// caller removes any old index first and runs Rebuild inside
-// mmapfile.Guard. Removed trailing segments are the last
-// Report.RemovedSegments of segs; their files are deleted but the caller
-// still closes them.
-func Rebuild(fs mmapfile.FS, segs []Segment, indexName string, minSlots uint64) (*hashindex.Index, Report, error) {
+// builds a fresh index called indexName with at least minSlots slots.
+// durable is a log position known durable from elsewhere (the old index's
+// checkpoint), or 0. If the log ends before what is known durable — by
+// durable, or by the synced-through field of a record found after the end
+// — the end is damage, not a torn tail: Rebuild fails with a
+// *segment.CorruptionError and changes nothing. The caller removes any old
+// index first and runs Rebuild inside mmapfile.Guard. Removed trailing
+// segments are the last Report.RemovedSegments of segs; their files are
+// deleted but the caller still closes them.
+func Rebuild(fs mmapfile.FS, segs []Segment, indexName string, minSlots, durable uint64) (*hashindex.Index, Report, error) {
 	var rep Report
 	heads := make(map[string]*head)
 	var sc segment.Scanner
 	cut := len(segs) - 1
 	var cutOff int64
+	var cutRes segment.ScanResult
 	for i, sg := range segs {
 		data := sg.File.Bytes()
 		res, err := sc.Scan(data, sg.Base, segment.HeaderSize, func(off int64, r *segment.Record) error {
@@ -56,7 +61,7 @@ func Rebuild(fs mmapfile.FS, segs []Segment, indexName string, minSlots uint64) 
 		rep.Records += res.Records
 		end := sg.Base + uint64(res.End-segment.HeaderSize)
 		if i == len(segs)-1 {
-			rep.End, cutOff = end, res.End
+			rep.End, cutOff, cutRes = end, res.End, res
 			break
 		}
 		next := segs[i+1].Base
@@ -70,16 +75,32 @@ func Rebuild(fs mmapfile.FS, segs []Segment, indexName string, minSlots uint64) 
 			}
 			return nil, rep, &segment.CorruptionError{Segment: sg.Name, Offset: res.End, Reason: reason}
 		}
-		rep.End, cut, cutOff = end, i, res.End
+		rep.End, cut, cutOff, cutRes = end, i, res.End, res
 		rep.RemovedSegments = len(segs) - 1 - i
 		break
 	}
 
+	if err := checkWatermark(segs, cut, cutOff, cutRes, rep.End, durable); err != nil {
+		return nil, rep, err
+	}
 	torn, err := zeroTail(segs[cut].File, cutOff)
 	if err != nil {
 		return nil, rep, err
 	}
 	rep.TornBytes = torn
+	// What the scan accepted may sit unsynced in the page cache (a killed
+	// NoSync store, or a crash between write-back and msync). New records
+	// will build on it and the new index will claim it, so it must be
+	// durable before either.
+	for i, sg := range segs[:cut+1] {
+		end := cutOff
+		if i < cut {
+			end = segment.HeaderSize + int64(segs[i+1].Base-sg.Base)
+		}
+		if err := sg.File.Sync(segment.HeaderSize, end-segment.HeaderSize); err != nil {
+			return nil, rep, fmt.Errorf("recovery: sync %s: %w", sg.Name, err)
+		}
+	}
 	for _, sg := range segs[cut+1:] {
 		if err := fs.Remove(sg.Name); err != nil {
 			return nil, rep, err
@@ -94,6 +115,30 @@ func Rebuild(fs mmapfile.FS, segs []Segment, indexName string, minSlots uint64) 
 	rep.Streams = len(heads)
 	ix, err := buildIndex(fs, segs[:cut+1], indexName, minSlots, heads, rep.End)
 	return ix, rep, err
+}
+
+// checkWatermark fails when the log, ending at end (file offset cutOff of
+// segs[cut]), ends before a position known durable: durable, the
+// synced-through fields of the cut segment's records (incomplete batch
+// included), or those of records that still verify after the end.
+func checkWatermark(segs []Segment, cut int, cutOff int64, res segment.ScanResult, end, durable uint64) error {
+	w, from := max(durable, res.SyncedThrough), "the index checkpoint or a record before the end"
+	if p := probeSyncedThrough(segs[cut].File.Bytes(), segs[cut].Base, cutOff); p > w {
+		w, from = p, "a record after the end"
+	}
+	for _, sg := range segs[cut+1:] {
+		if p := probeSyncedThrough(sg.File.Bytes(), sg.Base, segment.HeaderSize); p > w {
+			w, from = p, "a record in "+sg.Name
+		}
+	}
+	if w <= end {
+		return nil
+	}
+	reason := fmt.Sprintf("log data ends at position %d (%v), but %s shows it was durable through %d: acknowledged data is damaged", end, res.Reason, from, w)
+	if res.Invalid != nil {
+		reason += " (" + res.Invalid.Reason + ")"
+	}
+	return &segment.CorruptionError{Segment: segs[cut].Name, Offset: cutOff, Reason: reason}
 }
 
 // follow checks that r continues its stream's chain and makes it the head.
