@@ -34,6 +34,14 @@ func TestReadAllocations(t *testing.T) {
 				}
 			}
 		},
+		"ReadAllFiltered": func() {
+			f := &Filter{StreamPrefix: "s", Match: func(h *EventHeader) bool { return h.Version%2 == 0 }}
+			for _, err := range s.ReadAllFiltered(0, f) {
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+		},
 		"ReadAll": func() {
 			for _, err := range s.ReadAll(0) {
 				if err != nil {

@@ -227,7 +227,7 @@ func (s *Store) appendLocked(stream string, fp hashindex.Fingerprint, expected i
 	if err := s.putIndex(fp, stream, entry); err != nil {
 		return AppendResult{}, 0, err
 	}
-	s.committed.Store(pos)
+	s.publishCommitted(pos)
 	return res, 0, nil
 }
 

@@ -175,7 +175,7 @@ func (s *Store) apply(w commitWork) {
 		s.mu.Unlock()
 	}
 	if err == nil && w.target > s.committed.Load() {
-		s.committed.Store(w.target)
+		s.publishCommitted(w.target)
 	}
 	if g == nil {
 		return

@@ -17,26 +17,39 @@ import (
 // Data and Metadata of the events alias mapped memory and are valid only
 // during the loop iteration that received them.
 func (s *Store) ReadAll(from uint64) iter.Seq2[RecordedEvent, error] {
+	return s.ReadAllFiltered(from, nil)
+}
+
+// ReadAllFiltered is ReadAll returning only the events f keeps (all for a
+// nil f). Positions of the events returned resume the read as usual.
+func (s *Store) ReadAllFiltered(from uint64, f *Filter) iter.Seq2[RecordedEvent, error] {
 	return func(yield func(RecordedEvent, error) bool) {
-		lr := logReader{s: s, view: readView{s: s}}
+		lr := logReader{s: s, view: readView{s: s}, filter: f}
 		defer lr.view.close()
 		if err := lr.start(from); err != nil {
 			yield(RecordedEvent{}, err)
 			return
 		}
-		for lr.pos < lr.snapshot {
-			n, err := lr.fill()
-			for i := range n {
-				if !yield(lr.event(&lr.buf[i]), nil) {
-					return
-				}
-			}
-			if err != nil {
-				yield(RecordedEvent{}, err)
-				return
+		lr.drain(yield)
+	}
+}
+
+// drain yields the events up to the snapshot. It returns false when the
+// iteration is over: the caller stopped it, or an error was yielded.
+func (lr *logReader) drain(yield func(RecordedEvent, error) bool) bool {
+	for lr.pos < lr.snapshot {
+		n, err := lr.fill()
+		for i := range n {
+			if !yield(lr.event(&lr.buf[i]), nil) {
+				return false
 			}
 		}
+		if err != nil {
+			yield(RecordedEvent{}, err)
+			return false
+		}
 	}
+	return true
 }
 
 // logReader is one ReadAll iteration.
@@ -49,6 +62,9 @@ type logReader struct {
 	segEnd   uint64 // where seg's data ends: the next segment's base
 	buf      [readChunk]segment.Record
 	strings  stringCache
+	filter   *Filter
+	peeked   segment.Record
+	header   EventHeader // scratch for filter.Match
 }
 
 // start checks from and takes the snapshot.
@@ -98,6 +114,16 @@ func (lr *logReader) fill() (int, error) {
 				return &CorruptionError{Segment: seg.name, Offset: off, Reason: fmt.Sprintf(
 					"log ends at position %d, before the committed position %d", lr.pos, lr.snapshot)}
 			}
+			if lr.filter != nil {
+				m, err := segment.Peek(seg.data, off, lr.pos, &lr.peeked)
+				if err != nil {
+					return segment.WithSegment(err, seg.name)
+				}
+				if !lr.filter.keeps(&lr.peeked, &lr.header) {
+					lr.pos += uint64(m)
+					continue
+				}
+			}
 			r := &lr.buf[n]
 			m, err := segment.Decode(seg.data, off, lr.pos, r)
 			if err != nil {
@@ -119,6 +145,7 @@ func (lr *logReader) event(r *segment.Record) RecordedEvent {
 		Stream:   lr.strings.get(r.Stream),
 		Version:  r.Version,
 		Position: r.Position,
+		Next:     r.End(),
 		Time:     time.Unix(0, r.Timestamp),
 		ID:       r.ID,
 		Type:     lr.strings.get(r.Type),

@@ -201,6 +201,7 @@ func (sr *streamReader) event(r *segment.Record) RecordedEvent {
 		Stream:   sr.stream,
 		Version:  r.Version,
 		Position: r.Position,
+		Next:     r.End(),
 		Time:     time.Unix(0, r.Timestamp),
 		ID:       r.ID,
 		Type:     sr.types.get(r.Type),

@@ -28,6 +28,7 @@ type Store struct {
 	// committed is the log position up to which records are acknowledged
 	// and visible to readers; always a batch boundary.
 	committed atomic.Uint64
+	commits   commitNotifier // wakes subscribers when committed moves
 	// durablePos is a log position known durable (msynced).
 	durablePos atomic.Uint64
 	// failure holds the error that put the store into its failed state.
@@ -295,6 +296,7 @@ func (s *Store) createSegment(base uint64) (*mappedSegment, error) {
 func (s *Store) fail(cause error) error {
 	err := fmt.Errorf("%w: %w", ErrFailed, cause)
 	if s.failure.CompareAndSwap(nil, &err) {
+		s.commits.notify() // subscribers end with the failure
 		return err
 	}
 	return *s.failure.Load()

@@ -56,6 +56,9 @@ type RecordedEvent struct {
 	Stream   string
 	Version  int64
 	Position uint64 // log position: ReadAll(Position) starts at this event
+	// Next is the log position just past the event: ReadAll or Subscribe
+	// from Next resumes after it. Save it as a subscription's checkpoint.
+	Next     uint64
 	Time     time.Time
 	ID       [16]byte
 	Type     string

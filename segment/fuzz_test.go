@@ -43,8 +43,17 @@ func FuzzDecode(f *testing.F) {
 		if off+24 <= int64(len(data)) {
 			pos = le.Uint64(data[off+16:])
 		}
-		var r segment.Record
+		var r, peeked segment.Record
+		pn, perr := segment.Peek(data, off, pos, &peeked)
+		if perr != nil {
+			wantCorrupt(t, perr, off)
+		} else if pn%8 != 0 || pn < segment.RecordHeaderSize || off+int64(pn) > int64(len(data)) {
+			t.Fatalf("Peek returned length %d at %d of %d bytes", pn, off, len(data))
+		}
 		n, err := segment.Decode(data, off, pos, &r)
+		if err == nil && (perr != nil || pn != n) {
+			t.Fatalf("Decode accepted what Peek refused (%v) or with another length (%d, %d)", perr, n, pn)
+		}
 		if err != nil {
 			wantCorrupt(t, err, off)
 			if n != 0 {

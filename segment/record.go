@@ -143,16 +143,11 @@ func IsEnd(b []byte) bool {
 // *CorruptionError at off. The size field is trusted only as far as the
 // segment's bounds until the checksum has verified it; nothing is allocated.
 func Decode(seg []byte, off int64, pos uint64, r *Record) (int, error) {
-	if off < 0 || off > int64(len(seg))-RecordHeaderSize {
-		return 0, corruptf(off, "record header past the end of the segment")
+	b, size, err := frame(seg, off)
+	if err != nil {
+		return 0, err
 	}
-	b := seg[off:]
 	le := binary.LittleEndian
-	size := int64(le.Uint32(b[8:]))
-	padded := (size + 7) &^ 7 // int64: align8(int(size)) overflows a 32-bit int
-	if size < RecordHeaderSize || padded > int64(len(seg))-off {
-		return 0, corruptf(off, "record size %d out of range", size)
-	}
 	if checksum(b[8:size]) != le.Uint64(b[0:]) {
 		return 0, corruptf(off, "record checksum mismatch")
 	}
@@ -162,11 +157,46 @@ func Decode(seg []byte, off int64, pos uint64, r *Record) (int, error) {
 	if le.Uint16(b[82:]) != 0 || le.Uint32(b[92:]) != 0 {
 		return 0, corruptf(off, "reserved record header field is not zero")
 	}
-	for _, c := range b[size:padded] {
+	for _, c := range b[size:] {
 		if c != 0 {
 			return 0, corruptf(off, "record padding is not zero")
 		}
 	}
+	return parse(b, off, size, pos, r)
+}
+
+// Peek decodes the record at offset off of seg like Decode, but without
+// verifying its checksum, reserved fields and padding: for scans that only
+// look at a record's header, stream and type to decide whether to skip it.
+// Its fields are consistent (lengths add up, the position is pos) and lie
+// within seg, but they are not verified: never return a peeked record's
+// content; Decode it.
+func Peek(seg []byte, off int64, pos uint64, r *Record) (int, error) {
+	b, size, err := frame(seg, off)
+	if err != nil {
+		return 0, err
+	}
+	return parse(b, off, size, pos, r)
+}
+
+// frame returns the padded bytes of the record at off and its size, checked
+// only against the segment's bounds.
+func frame(seg []byte, off int64) ([]byte, int64, error) {
+	if off < 0 || off > int64(len(seg))-RecordHeaderSize {
+		return nil, 0, corruptf(off, "record header past the end of the segment")
+	}
+	b := seg[off:]
+	size := int64(binary.LittleEndian.Uint32(b[8:]))
+	padded := (size + 7) &^ 7 // int64: align8(int(size)) overflows a 32-bit int
+	if size < RecordHeaderSize || padded > int64(len(b)) {
+		return nil, 0, corruptf(off, "record size %d out of range", size)
+	}
+	return b[:padded], size, nil
+}
+
+// parse fills r from the record bytes b (padded) of the given size.
+func parse(b []byte, off, size int64, pos uint64, r *Record) (int, error) {
+	le := binary.LittleEndian
 	streamLen := int64(le.Uint16(b[14:]))
 	typeLen := int64(le.Uint16(b[80:]))
 	metaLen := int64(le.Uint32(b[84:]))
