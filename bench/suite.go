@@ -101,11 +101,13 @@ func (r *Runner) Suite(ctx context.Context) ([]Result, error) {
 			}
 		}
 		if c.Wants("W3") {
-			res, err := r.ScanAll(ls)
-			if err != nil {
-				return out, err
+			for _, scan := range []func(*LoadStore) (Result, error){r.ScanAll, r.ScanFiltered} {
+				res, err := scan(ls)
+				if err != nil {
+					return out, err
+				}
+				emit(res)
 			}
-			emit(res)
 		}
 		if c.Wants("W4") {
 			res, err := r.OpenClean(ls)

@@ -42,7 +42,7 @@ func TestWorkloadsSmall(t *testing.T) {
 		"W1|C=1|raw-pre", "W1|C=1|SyncEachCommit", "W1|C=16|raw-pre", "W1|C=16|SyncEachCommit",
 		"W1|C=64|raw-pre", "W1|C=64|SyncEachCommit", "W1b|batch=20|raw-pre", "W1b|batch=20|SyncEachCommit",
 		"W1c|C=1|NoSync", "W1c|C=4|NoSync", "L|20x50,b=10|NoSync+Sync", "W2|fwd|-", "W2|bwd|-",
-		"W3|ReadAll(0)|-", "W4|open clean|-",
+		"W3|ReadAll(0)|-", "W3|filter users/1|-", "W4|open clean|-",
 	} {
 		want[k] = true
 	}
@@ -119,7 +119,7 @@ func TestOnly(t *testing.T) {
 	for _, r := range rows {
 		keys = append(keys, r.Key())
 	}
-	if strings.Join(keys, " ") != "L|20x50,b=10|NoSync+Sync W3|ReadAll(0)|-" {
+	if strings.Join(keys, " ") != "L|20x50,b=10|NoSync+Sync W3|ReadAll(0)|- W3|filter users/1|-" {
 		t.Errorf("rows %v", keys)
 	}
 	cfg.Only = []string{"W9"}
@@ -188,7 +188,7 @@ func TestWorkloadsSegmentRolls(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != 8 {
-		t.Errorf("%d rows, want 8", len(rows))
+	if len(rows) != 9 {
+		t.Errorf("%d rows, want 9", len(rows))
 	}
 }
