@@ -10,7 +10,7 @@ import (
 )
 
 // Workload names, in the order a suite runs them.
-var Workloads = []string{"W1", "W1b", "W1c", "L", "W2", "W3", "W4"}
+var Workloads = []string{"W1", "W1b", "W1c", "S1", "S2", "L", "W2", "W3", "W4"}
 
 // Config sizes a suite. Zero fields mean the defaults (the peers' sizes).
 type Config struct {
@@ -29,6 +29,8 @@ type Config struct {
 	EventsSingle  int   // events of W1 with one writer (default 20,000; capped at Events)
 	Streams       int   // streams W1/W1b/W1c write to (default 10,000)
 	Batch         int   // events per Append in W1b (default 100)
+	FollowWriters int   // S1, S2: durable writer goroutines (default 16)
+	Subscribers   int   // S2: live subscribers (default 100)
 
 	LoadStreams   int // L: streams (default 1,000)
 	LoadPerStream int // L: events per stream (default 1,000; a multiple of LoadBatch)
@@ -58,6 +60,8 @@ const (
 	DefaultEventsSingle  = 20_000
 	DefaultStreams       = 10_000
 	DefaultBatch         = 100
+	DefaultFollowWriters = 16
+	DefaultSubscribers   = 100
 	DefaultLoadStreams   = 1_000
 	DefaultLoadPerStream = 1_000
 	DefaultLoadBatch     = 10
@@ -85,6 +89,8 @@ func (c Config) WithDefaults() Config {
 	c.EventsSingle = min(c.EventsSingle, c.Events)
 	def(&c.Streams, DefaultStreams)
 	def(&c.Batch, DefaultBatch)
+	def(&c.FollowWriters, DefaultFollowWriters)
+	def(&c.Subscribers, DefaultSubscribers)
 	def(&c.LoadStreams, DefaultLoadStreams)
 	def(&c.LoadPerStream, DefaultLoadPerStream)
 	def(&c.LoadBatch, DefaultLoadBatch)
@@ -114,10 +120,13 @@ func (c Config) Validate() error {
 			return fmt.Errorf("bench: unknown workload %q (have %s)", w, strings.Join(Workloads, ", "))
 		}
 	}
-	for _, w := range append(slices.Clone(c.Writers), c.NoSyncWriters...) {
+	for _, w := range slices.Concat(c.Writers, c.NoSyncWriters, []int{c.FollowWriters}) {
 		if w < 1 || w > 100_000 {
 			return fmt.Errorf("bench: writer count %d out of range", w)
 		}
+	}
+	if c.Subscribers > 10_000 {
+		return fmt.Errorf("bench: %d subscribers is too many", c.Subscribers)
 	}
 	if c.LoadPerStream%c.LoadBatch != 0 {
 		return fmt.Errorf("bench: events per stream (%d) must be a multiple of the load batch (%d)", c.LoadPerStream, c.LoadBatch)

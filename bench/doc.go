@@ -13,6 +13,14 @@
 //	     10000>. Latency is per Append.
 //	W1b  one writer, 100 events per Append, durable.
 //	W1c  W1 with Durability NoSync, C = 1 and 16.
+//	S1   live follow: 16 durable writers (one event per Append) while one
+//	     subscriber follows the log from its start. Latency is from the
+//	     moment an event's Append returned to the moment the subscriber
+//	     received it (0 when the subscriber was first: both wait for the
+//	     same commit). The subscriber checks order and counts.
+//	S2   W1 with 16 writers, first alone, then while 100 subscribers follow
+//	     the log live; the second row states its events/s as a ratio of the
+//	     first's. Every subscriber must see every acknowledged event.
 //	L    the read workloads' store: 1,000 streams x 1,000 events, 10 events
 //	     per Append, streams interleaved round robin, NoSync, then one Sync
 //	     (inside the timed window).

@@ -102,6 +102,9 @@ func WriteTable(w io.Writer, rows []Row) error {
 	cells := [][]string{head}
 	for _, r := range rows {
 		notes := r.Notes
+		if r.XBase > 0 && !math.IsNaN(r.XBase) {
+			notes = fmt.Sprintf("%.2fx events/s of %s; %s", r.XBase, r.BaseName, notes)
+		}
 		if r.Capped {
 			notes = "time-capped; " + notes
 		}

@@ -7,7 +7,7 @@ import (
 
 // Result is one row of a benchmark report.
 type Result struct {
-	Workload   string // W1, W1b, W1c, L, W2, W3, W4
+	Workload   string // one of Workloads
 	Params     string // e.g. "C=16", "batch=100", "fwd"
 	Durability string // engine durability mode, or "raw-pre" for the baseline
 	Raw        bool   // the raw baseline row
@@ -29,6 +29,11 @@ type Result struct {
 	DevBytes       int64
 	CommittedBytes int64
 	DevPerByte     float64
+
+	// XBase is EventsPerSec over the row named BaseName of the same
+	// workload and round (S2: with subscribers over without); 0 = n/a.
+	XBase    float64
+	BaseName string
 
 	Capped bool   // stopped by the duration cap
 	Notes  string // extra facts: group-commit sizes, open details…

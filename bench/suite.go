@@ -84,6 +84,22 @@ func (r *Runner) Suite(ctx context.Context) ([]Result, error) {
 			emit(res)
 		}
 	}
+	if c.Wants("S1") {
+		res, err := r.LiveFollow(ctx)
+		if err != nil {
+			return out, err
+		}
+		emit(res)
+	}
+	if c.Wants("S2") {
+		rows, err := r.Subscribers(ctx)
+		for _, res := range rows {
+			emit(res)
+		}
+		if err != nil {
+			return out, err
+		}
+	}
 	if c.Wants("L") {
 		ls, res, err := r.Load(ctx, "")
 		if err != nil {
@@ -133,6 +149,9 @@ func (r Result) brief() string {
 	}
 	if r.XRaw > 0 && !r.Raw {
 		s += fmt.Sprintf(" %.2fx raw", r.XRaw)
+	}
+	if r.XBase > 0 {
+		s += fmt.Sprintf(" %.2fx %s", r.XBase, r.BaseName)
 	}
 	if !math.IsNaN(r.DevPerByte) && r.DevPerByte > 0 {
 		s += fmt.Sprintf(" dev %.2f B/B", r.DevPerByte)
@@ -192,6 +211,7 @@ func Summarize(rounds [][]Result) []Row {
 		m.P99 = dur(func(r Result) time.Duration { return r.P99 })
 		m.P999 = dur(func(r Result) time.Duration { return r.P999 })
 		m.XRaw = f(func(r Result) float64 { return r.XRaw })
+		m.XBase = f(func(r Result) float64 { return r.XBase })
 		m.DevPerByte = f(func(r Result) float64 { return r.DevPerByte })
 		m.Capped = slices.ContainsFunc(g, func(r Result) bool { return r.Capped })
 		row := Row{Result: m, Rounds: len(g), Spread: math.NaN()}

@@ -15,6 +15,8 @@ func smallConfig(dir string) Config {
 		Dir:           dir,
 		Writers:       []int{1, 16, 64},
 		NoSyncWriters: []int{1, 4},
+		FollowWriters: 4,
+		Subscribers:   5,
 		Events:        400,
 		EventsSingle:  100,
 		Streams:       50,
@@ -41,7 +43,8 @@ func TestWorkloadsSmall(t *testing.T) {
 	for _, k := range []string{
 		"W1|C=1|raw-pre", "W1|C=1|SyncEachCommit", "W1|C=16|raw-pre", "W1|C=16|SyncEachCommit",
 		"W1|C=64|raw-pre", "W1|C=64|SyncEachCommit", "W1b|batch=20|raw-pre", "W1b|batch=20|SyncEachCommit",
-		"W1c|C=1|NoSync", "W1c|C=4|NoSync", "L|20x50,b=10|NoSync+Sync", "W2|fwd|-", "W2|bwd|-",
+		"W1c|C=1|NoSync", "W1c|C=4|NoSync",
+		"S1|C=4, 1 sub|SyncEachCommit", "S2|C=4, 0 subs|SyncEachCommit", "S2|C=4, 5 subs|SyncEachCommit", "L|20x50,b=10|NoSync+Sync", "W2|fwd|-", "W2|bwd|-",
 		"W3|ReadAll(0)|-", "W3|filter users/1|-", "W4|open clean|-",
 	} {
 		want[k] = true
@@ -72,6 +75,13 @@ func TestWorkloadsSmall(t *testing.T) {
 			}
 			if r.DevBytes >= 0 && !(r.DevPerByte >= 0) {
 				t.Errorf("%s: dev B/B %v", r.Key(), r.DevPerByte)
+			}
+		case "S1", "S2":
+			if r.Events != int64(cfg.Events) || r.EventsPerSec <= 0 || r.P99 < r.P50 {
+				t.Errorf("%s: bad events, rate or latencies: %+v", r.Key(), r)
+			}
+			if r.Params == "C=4, 5 subs" && !(r.XBase > 0) {
+				t.Errorf("%s: no ratio to the run without subscribers: %+v", r.Key(), r)
 			}
 		case "L":
 			if r.Events != int64(cfg.LoadStreams*cfg.LoadPerStream) || r.EventsPerSec <= 0 {

@@ -35,26 +35,30 @@ type EventHeader struct {
 	ID       [16]byte
 }
 
-// keeps reports whether f passes the (peeked) record r. A nil f passes
-// everything. h is scratch for Match, reused so that a scan does not
-// allocate a header per record (Match's argument escapes).
-func (f *Filter) keeps(r *segment.Record, h *EventHeader) bool {
+// keepsKey reports whether f passes a record on its stream ID and type. A
+// nil f passes everything.
+func (f *Filter) keepsKey(k *segment.Key) bool {
 	if f == nil {
 		return true
 	}
-	if p := f.StreamPrefix; len(r.Stream) < len(p) || string(r.Stream[:len(p)]) != p {
+	if p := f.StreamPrefix; len(k.Stream) < len(p) || string(k.Stream[:len(p)]) != p {
 		return false
 	}
-	if len(f.Types) > 0 && !slices.ContainsFunc(f.Types, func(t string) bool { return string(r.Type) == t }) {
+	if len(f.Types) > 0 && !slices.ContainsFunc(f.Types, func(t string) bool { return string(k.Type) == t }) {
 		return false
-	}
-	if f.Match != nil {
-		*h = EventHeader{Stream: r.Stream, Type: r.Type, Version: r.Version, Position: r.Position, Time: r.Timestamp, ID: r.ID}
-		keep := f.Match(h)
-		*h = EventHeader{} // drop the slices into the mapping
-		if !keep {
-			return false
-		}
 	}
 	return true
+}
+
+// needsHeader reports whether f looks further than keepsKey does.
+func (f *Filter) needsHeader() bool { return f != nil && f.Match != nil }
+
+// keepsHeader reports whether f's Match passes the (peeked) record r. h is
+// scratch, reused so that a scan does not allocate a header per record
+// (Match's argument escapes).
+func (f *Filter) keepsHeader(r *segment.Record, h *EventHeader) bool {
+	*h = EventHeader{Stream: r.Stream, Type: r.Type, Version: r.Version, Position: r.Position, Time: r.Timestamp, ID: r.ID}
+	keep := f.Match(h)
+	*h = EventHeader{} // drop the slices into the mapping
+	return keep
 }

@@ -63,6 +63,7 @@ type logReader struct {
 	buf      [readChunk]segment.Record
 	strings  stringCache
 	filter   *Filter
+	key      segment.Key // of the record being looked at
 	peeked   segment.Record
 	header   EventHeader // scratch for filter.Match
 }
@@ -115,11 +116,20 @@ func (lr *logReader) fill() (int, error) {
 					"log ends at position %d, before the committed position %d", lr.pos, lr.snapshot)}
 			}
 			if lr.filter != nil {
-				m, err := segment.Peek(seg.data, off, lr.pos, &lr.peeked)
+				// Skip from the key (and header) when the filter can:
+				// most of a selective scan's records are never decoded.
+				m, err := segment.PeekKey(seg.data, off, lr.pos, &lr.key)
 				if err != nil {
 					return segment.WithSegment(err, seg.name)
 				}
-				if !lr.filter.keeps(&lr.peeked, &lr.header) {
+				skip := !visible(lr.key.Flags) || !lr.filter.keepsKey(&lr.key)
+				if !skip && lr.filter.needsHeader() {
+					if _, err := segment.Peek(seg.data, off, lr.pos, &lr.peeked); err != nil {
+						return segment.WithSegment(err, seg.name)
+					}
+					skip = !lr.filter.keepsHeader(&lr.peeked, &lr.header)
+				}
+				if skip {
 					lr.pos += uint64(m)
 					continue
 				}
@@ -129,8 +139,10 @@ func (lr *logReader) fill() (int, error) {
 			if err != nil {
 				return segment.WithSegment(err, seg.name)
 			}
-			n++
 			lr.pos += uint64(m)
+			if visible(r.Flags) {
+				n++
+			}
 		}
 		return nil
 	})
@@ -139,6 +151,19 @@ func (lr *logReader) fill() (int, error) {
 	}
 	return n, err
 }
+
+// visible reports whether log reads deliver a record with these flags at
+// all, whatever their filter: this is where ReadAll and Subscribe leave
+// out what is not an event. Records that carry stream metadata, deletes or
+// tombstones are the store's own bookkeeping. The deletes and retention
+// rules that hide events of deleted or expired streams belong here too,
+// so that both apply them alike.
+func visible(f segment.Flags) bool {
+	return f&systemFlags == 0
+}
+
+// systemFlags mark records that are not events.
+const systemFlags = segment.FlagMetadata | segment.FlagDeleted | segment.FlagTombstone
 
 func (lr *logReader) event(r *segment.Record) RecordedEvent {
 	return RecordedEvent{

@@ -50,6 +50,16 @@ func FuzzDecode(f *testing.F) {
 		} else if pn%8 != 0 || pn < segment.RecordHeaderSize || off+int64(pn) > int64(len(data)) {
 			t.Fatalf("Peek returned length %d at %d of %d bytes", pn, off, len(data))
 		}
+		var key segment.Key
+		kn, kerr := segment.PeekKey(data, off, pos, &key)
+		if kerr != nil {
+			wantCorrupt(t, kerr, off)
+		} else if kn%8 != 0 || kn < segment.RecordHeaderSize || off+int64(kn) > int64(len(data)) {
+			t.Fatalf("PeekKey returned length %d at %d of %d bytes", kn, off, len(data))
+		}
+		if perr == nil && (kerr != nil || kn != pn || string(key.Stream) != string(peeked.Stream) || string(key.Type) != string(peeked.Type)) {
+			t.Fatalf("PeekKey (%d, %v) disagrees with Peek (%d)", kn, kerr, pn)
+		}
 		n, err := segment.Decode(data, off, pos, &r)
 		if err == nil && (perr != nil || pn != n) {
 			t.Fatalf("Decode accepted what Peek refused (%v) or with another length (%d, %d)", perr, n, pn)

@@ -31,6 +31,15 @@ func TestPeek(t *testing.T) {
 		if f := sameRecord(&peek, &dec); f != "" {
 			t.Fatalf("record %d: Peek and Decode differ in %s", i, f)
 		}
+		var key segment.Key
+		if m, err := segment.PeekKey(seg, 0, pos, &key); err != nil || m != n ||
+			string(key.Stream) != string(dec.Stream) || string(key.Type) != string(dec.Type) || key.Flags != dec.Flags {
+			t.Fatalf("record %d: PeekKey = %d, %v, %q %q %v; want %d, %q %q %v", i, m, err,
+				key.Stream, key.Type, key.Flags, n, dec.Stream, dec.Type, dec.Flags)
+		}
+		if _, err := segment.PeekKey(seg, 0, pos+8, &key); !errors.Is(err, segment.ErrCorrupt) {
+			t.Fatalf("record %d: PeekKey at the wrong position: %v", i, err)
+		}
 		if _, err := segment.Peek(seg, 0, pos+8, &peek); !errors.Is(err, segment.ErrCorrupt) {
 			t.Fatalf("record %d: Peek at the wrong position: %v", i, err)
 		}
@@ -45,6 +54,9 @@ func TestPeek(t *testing.T) {
 		seg[9], seg[10], seg[11] = 0xFF, 0xFF, 0x7F
 		if _, err := segment.Peek(seg, 0, pos, &peek); !errors.Is(err, segment.ErrCorrupt) {
 			t.Fatalf("record %d: Peek of a record too large for its segment: %v", i, err)
+		}
+		if _, err := segment.PeekKey(seg, 0, pos, &key); !errors.Is(err, segment.ErrCorrupt) {
+			t.Fatalf("record %d: PeekKey of a record too large for its segment: %v", i, err)
 		}
 	}
 }

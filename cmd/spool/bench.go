@@ -17,7 +17,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("bench", "[flags]", stderr)
 	var (
 		dir       = fs.String("dir", os.TempDir(), "parent `directory` of the temporary bench directory (removed afterwards)")
-		events    = fs.Int("events", bench.DefaultEvents, "events per append run (W1 C>1, W1b, W1c)")
+		events    = fs.Int("events", bench.DefaultEvents, "events per append run (W1 C>1, W1b, W1c, S1, S2)")
 		single    = fs.Int("single-events", bench.DefaultEventsSingle, "events of W1 with one writer (at most --events)")
 		writers   = fs.String("writers", "1,16,256", "writer counts of W1 (durable) and its raw baseline")
 		nosync    = fs.String("nosync-writers", "1,16", "writer counts of W1c (NoSync)")
@@ -34,6 +34,8 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		settle    = fs.Duration("settle", bench.DefaultSettle, "wait at most this long for a quiet device before each workload (0: no wait)")
 		noRaw     = fs.Bool("no-raw", false, "skip the raw group-commit baseline")
 		writes    = fs.String("writes", "staged", "how durable appends write records: staged (one pwrite per commit) or mapped (stores through the mapping)")
+		followW   = fs.Int("follow-writers", bench.DefaultFollowWriters, "durable writers of S1 and S2")
+		subs      = fs.Int("subscribers", bench.DefaultSubscribers, "live subscribers of S2")
 		indexSize = fs.Uint64("index-slots", 0, "initial index slots (default: engine default)")
 	)
 	pos, err := parseArgs(fs, args)
@@ -44,17 +46,19 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, pos[0])
 	}
 	cfg := bench.Config{
-		Dir:          *dir,
-		Only:         parseList(*only),
-		NoRaw:        *noRaw,
-		Events:       *events,
-		EventsSingle: *single,
-		Streams:      *streams,
-		Batch:        *batch,
-		Reads:        *reads,
-		Opens:        *opens,
-		DurationCap:  *durCap,
-		Settle:       *settle,
+		Dir:           *dir,
+		Only:          parseList(*only),
+		NoRaw:         *noRaw,
+		Events:        *events,
+		EventsSingle:  *single,
+		Streams:       *streams,
+		Batch:         *batch,
+		FollowWriters: *followW,
+		Subscribers:   *subs,
+		Reads:         *reads,
+		Opens:         *opens,
+		DurationCap:   *durCap,
+		Settle:        *settle,
 	}
 	if cfg.Settle == 0 {
 		cfg.Settle = -1
@@ -123,12 +127,12 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	facts := bench.Environment(cfg.Dir)
 	facts = append(facts,
 		bench.Fact{Name: "engine", Value: base.String() + " (W1c: NoSync; L: NoSync + Sync)"},
-		bench.Fact{Name: "workloads", Value: fmt.Sprintf("W1 C=%v (C=1: %d events, else %d), W1b batch=%d, W1c C=%v, %d streams; L %dx%d b=%d; W2 %d reads/dir; W4 %d opens; cap %v",
-			full.Writers, full.EventsSingle, full.Events, full.Batch, full.NoSyncWriters, full.Streams,
+		bench.Fact{Name: "workloads", Value: fmt.Sprintf("W1 C=%v (C=1: %d events, else %d), W1b batch=%d, W1c C=%v, %d streams; S1/S2 C=%d, S2 %d subscribers; L %dx%d b=%d; W2 %d reads/dir; W4 %d opens; cap %v",
+			full.Writers, full.EventsSingle, full.Events, full.Batch, full.NoSyncWriters, full.Streams, full.FollowWriters, full.Subscribers,
 			full.LoadStreams, full.LoadPerStream, full.LoadBatch, full.Reads, full.Opens, full.DurationCap)},
 		bench.Fact{Name: "payload", Value: fmt.Sprintf("%d-byte JSON events of type %q; raw-pre records %d bytes", bench.PayloadSize, bench.EventType, full.RawRecordSize)},
 		bench.Fact{Name: "run", Value: fmt.Sprintf("%s, %d round(s), %s", start.Format(time.RFC3339), *rounds, time.Since(start).Round(time.Second))},
-		bench.Fact{Name: "columns", Value: "latency per call (W2: per stream, W4: per Open); x raw = events/s over raw-pre with the same C; dev B/B = device bytes written / record bytes committed (engine: spare segments prepared during the run included; raw-pre: preallocation before the run excluded)"},
+		bench.Fact{Name: "columns", Value: "latency per call (W2: per stream, W4: per Open, S1: from ack to subscriber delivery); x raw = events/s over raw-pre with the same C; dev B/B = device bytes written / record bytes committed (engine: spare segments prepared during the run included; raw-pre: preallocation before the run excluded)"},
 	)
 	if err := bench.WriteHeader(stdout, facts); err != nil {
 		return err
