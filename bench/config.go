@@ -10,7 +10,7 @@ import (
 )
 
 // Workload names, in the order a suite runs them.
-var Workloads = []string{"W1", "W1b", "W1c", "S1", "S2", "L", "W2", "W3", "W4"}
+var Workloads = []string{"W1", "W1b", "W1c", "S1", "S2", "L", "W2", "W3", "W5", "W4"}
 
 // Config sizes a suite. Zero fields mean the defaults (the peers' sizes).
 type Config struct {
@@ -36,7 +36,7 @@ type Config struct {
 	LoadPerStream int // L: events per stream (default 1,000; a multiple of LoadBatch)
 	LoadBatch     int // L: events per Append (default 10)
 	Reads         int // W2: random whole-stream reads per direction (default 1,000)
-	Opens         int // W4: clean opens timed (default 3)
+	Opens         int // W4, W5: opens timed (default 3)
 
 	// DurationCap stops an append run after this long (default 15 s).
 	DurationCap time.Duration
@@ -144,7 +144,7 @@ func (c Config) Wants(w string) bool {
 	}
 	if w == "L" {
 		return slices.Contains(c.Only, "L") || slices.Contains(c.Only, "W2") ||
-			slices.Contains(c.Only, "W3") || slices.Contains(c.Only, "W4")
+			slices.Contains(c.Only, "W3") || slices.Contains(c.Only, "W4") || slices.Contains(c.Only, "W5")
 	}
 	return slices.Contains(c.Only, w)
 }

@@ -31,6 +31,9 @@
 //	     payload byte (the engine verifies every checksum). A second row
 //	     scans with the stream-prefix filter "users/1" (about one stream in
 //	     nine kept; the rest skipped from their headers): records scanned/s.
+//	W5   Copy the L store's files while it is open and idle (what kill -9
+//	     leaves: every write in the page cache, the index not marked clean)
+//	     and Open the copy: recovery time, page cache warm. Runs before W4.
 //	W4   Close the L store, then Open it again (clean) a few times: wall
 //	     time and Store.OpenDuration.
 //

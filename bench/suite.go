@@ -125,6 +125,13 @@ func (r *Runner) Suite(ctx context.Context) ([]Result, error) {
 				emit(res)
 			}
 		}
+		if c.Wants("W5") {
+			res, err := r.OpenCrashed(ls)
+			if err != nil {
+				return out, err
+			}
+			emit(res)
+		}
 		if c.Wants("W4") {
 			res, err := r.OpenClean(ls)
 			if err != nil {

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -549,6 +550,98 @@ func (r *Runner) OpenClean(ls *LoadStore) (Result, error) {
 	}
 	res.Notes = note
 	return res, nil
+}
+
+// OpenCrashed runs W5: the L store's files are copied while it is open and
+// idle — what a kill -9 leaves behind: the page cache holds every write,
+// the index was never marked clean — and the copy is opened a few times
+// (each time from a fresh copy), timing Open and checking the streams.
+func (r *Runner) OpenCrashed(ls *LoadStore) (Result, error) {
+	res := Result{Workload: "W5", Params: "open after kill", Durability: "-"}
+	if ls.Store == nil {
+		return res, errors.New("W5: the load store is not open")
+	}
+	waitSpares(ls.Dir, 15*time.Second)
+	walls := NewLatencies(r.Cfg.Opens)
+	var rec engine.Recovery
+	last := ls.Streams[len(ls.Streams)-1]
+	for range r.Cfg.Opens {
+		dir := r.scratch("crashed")
+		if err := copyDir(ls.Dir, dir); err != nil {
+			os.RemoveAll(dir)
+			return res, fmt.Errorf("W5: copy the open store: %w", err)
+		}
+		t := time.Now()
+		s, err := engine.Open(dir, ls.opts)
+		wall := time.Since(t)
+		if err != nil {
+			os.RemoveAll(dir)
+			return res, fmt.Errorf("W5: open: %w", err)
+		}
+		walls.Add(wall)
+		rec = s.Recovered()
+		v, verr := s.StreamVersion(last)
+		cerr := s.Close()
+		os.RemoveAll(dir)
+		if verr != nil || v != int64(ls.PerStream-1) {
+			return res, fmt.Errorf("W5: %s at version %d (%v) after recovery, want %d", last, v, verr, ls.PerStream-1)
+		}
+		if cerr != nil {
+			return res, fmt.Errorf("W5: close: %w", cerr)
+		}
+		if rec.Clean {
+			return res, fmt.Errorf("W5: the copy of an open store opened clean: %+v", rec)
+		}
+	}
+	q := MergeLatencies(walls)
+	res.P50, res.P99 = q.At(0.5), q.Max()
+	noDevice(&res)
+	res.Events = int64(len(ls.Streams) * ls.PerStream)
+	res.Seconds = q.At(0.5).Seconds()
+	how := "index replayed from its checkpoint"
+	if rec.RebuiltIndex {
+		how = "index rebuilt from the whole log"
+	}
+	res.Notes = fmt.Sprintf("%d opens of %d events, page cache warm: wall p50 %s max %s; %s, %d records scanned, %s torn",
+		r.Cfg.Opens, res.Events, FormatDuration(q.At(0.5)), FormatDuration(q.Max()), how, rec.Records, FormatBytes(rec.TornBytes))
+	return res, nil
+}
+
+// copyDir copies the regular files of src into a new directory dst.
+func copyDir(src, dst string) error {
+	if err := os.Mkdir(dst, 0o755); err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		if err := copyFile(filepath.Join(src, e.Name()), filepath.Join(dst, e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }
 
 // Spare segment files, as the engine names them while it prepares one

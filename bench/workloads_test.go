@@ -45,7 +45,7 @@ func TestWorkloadsSmall(t *testing.T) {
 		"W1|C=64|raw-pre", "W1|C=64|SyncEachCommit", "W1b|batch=20|raw-pre", "W1b|batch=20|SyncEachCommit",
 		"W1c|C=1|NoSync", "W1c|C=4|NoSync",
 		"S1|C=4, 1 sub|SyncEachCommit", "S2|C=4, 0 subs|SyncEachCommit", "S2|C=4, 5 subs|SyncEachCommit", "L|20x50,b=10|NoSync+Sync", "W2|fwd|-", "W2|bwd|-",
-		"W3|ReadAll(0)|-", "W3|filter users/1|-", "W4|open clean|-",
+		"W3|ReadAll(0)|-", "W3|filter users/1|-", "W4|open clean|-", "W5|open after kill|-",
 	} {
 		want[k] = true
 	}
@@ -95,7 +95,7 @@ func TestWorkloadsSmall(t *testing.T) {
 			if r.Events != int64(cfg.LoadStreams*cfg.LoadPerStream) || r.EventsPerSec <= 0 {
 				t.Errorf("%s: %+v", r.Key(), r)
 			}
-		case "W4":
+		case "W4", "W5":
 			if r.P50 <= 0 {
 				t.Errorf("%s: open time %v", r.Key(), r.P50)
 			}
