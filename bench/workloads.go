@@ -607,7 +607,8 @@ func (r *Runner) OpenCrashed(ls *LoadStore) (Result, error) {
 	return res, nil
 }
 
-// copyDir copies the regular files of src into a new directory dst.
+// copyDir copies the regular files of src into a new directory dst and
+// syncs them.
 func copyDir(src, dst string) error {
 	if err := os.Mkdir(dst, 0o755); err != nil {
 		return err
@@ -638,6 +639,13 @@ func copyFile(src, dst string) error {
 		return err
 	}
 	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	// After a kill -9 of a durable store the page cache holds its files
+	// clean; a fresh copy would leave them dirty, and recovery, which
+	// syncs what it keeps, would pay for writing the copy back.
+	if err := out.Sync(); err != nil {
 		out.Close()
 		return err
 	}

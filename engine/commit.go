@@ -177,6 +177,13 @@ func (s *Store) apply(w commitWork) {
 	if err == nil && w.target > s.committed.Load() {
 		s.publishCommitted(w.target)
 	}
+	if err == nil && s.checkpointDue(w.target) {
+		// After the publish, so readers and the group's waiters need not
+		// wait for it; before the next group's index updates.
+		if cerr := mmapfile.Guard(func() error { return s.checkpoint(w.target) }); cerr != nil {
+			err = s.fail(cerr)
+		}
+	}
 	if g == nil {
 		return
 	}

@@ -31,6 +31,8 @@ type Store struct {
 	commits   commitNotifier // wakes subscribers when committed moves
 	// durablePos is a log position known durable (msynced).
 	durablePos atomic.Uint64
+	// checkpointed is the index's last checkpoint (see checkpoint.go).
+	checkpointed atomic.Uint64
 	// failure holds the error that put the store into its failed state.
 	failure atomic.Pointer[error]
 	closed  atomic.Bool
@@ -79,9 +81,10 @@ type Store struct {
 // Recovery describes what Open found and did.
 type Recovery struct {
 	Clean           bool   // the index was reused without scanning the log
-	RebuiltIndex    bool   // the index was rebuilt from the log
-	Records         int    // records scanned while rebuilding
-	Streams         int    // streams found while rebuilding
+	ReplayedIndex   bool   // the index was brought up to date from its checkpoint
+	RebuiltIndex    bool   // the index was rebuilt from the whole log
+	Records         int    // records scanned while replaying or rebuilding
+	Streams         int    // streams in the index after replaying or rebuilding
 	TornBytes       int64  // bytes of unacknowledged writes cut from the tail
 	LogEnd          uint64 // log position where appends continue
 	RemovedSegments int    // empty segments after a torn tail, removed
@@ -89,7 +92,9 @@ type Recovery struct {
 
 // Open opens (creating if needed) the store in directory dir. A nil opts
 // means defaults. After an unclean stop, Open cuts the unacknowledged tail
-// of the log and rebuilds the index from the log.
+// of the log and brings the index up to date by replaying the log from the
+// index's last checkpoint, or rebuilds it from the whole log when that is
+// not safe.
 func Open(dir string, opts *Options) (*Store, error) {
 	start := time.Now()
 	if err := opts.Validate(); err != nil {
@@ -176,9 +181,7 @@ func (s *Store) load() error {
 		s.segs.Store(&list)
 	}
 
-	if end, ok, durable := s.openCleanIndex(list); ok {
-		s.opened = Recovery{Clean: true, LogEnd: end}
-	} else if err := s.recover(list, durable); err != nil {
+	if err := s.openIndex(list); err != nil {
 		return err
 	}
 	list = *s.segs.Load()
@@ -187,6 +190,7 @@ func (s *Store) load() error {
 	s.written, s.synced = end, end
 	s.committed.Store(end)
 	s.durablePos.Store(end)
+	s.checkpointed.Store(s.index.Checkpoint())
 	// The active segment is written page by page from here: keep
 	// read-ahead from creating large page-cache folios there.
 	off := s.active.offset(end)
@@ -210,37 +214,64 @@ func (s *Store) openSegment(name string, base uint64) (*mappedSegment, error) {
 	return newMappedSegment(f, name, base), nil
 }
 
-// openCleanIndex reuses the index when the last Close was clean and the log
-// ends exactly where the index says: then nothing needs scanning.
-// Otherwise it returns the index's checkpoint, a log position that was
-// durable when the index last said so (0 without a readable index).
-func (s *Store) openCleanIndex(list segmentList) (end uint64, ok bool, durable uint64) {
+// openIndex opens the index, or brings it up to date, or rebuilds it:
+//   - after a clean Close, when the log ends exactly where the index says,
+//     it is used as it is: nothing needs scanning;
+//   - after an unclean stop it is replayed from its checkpoint (only the
+//     log written since the last index checkpoint is scanned);
+//   - when that is not safe, or the index is unreadable, it is rebuilt
+//     from the whole log. Its checkpoint, a log position that was durable
+//     when the index said so, still tells Rebuild what must not be cut.
+func (s *Store) openIndex(list segmentList) error {
 	ix, err := hashindex.Open(s.fs, indexName)
 	if err != nil {
-		return 0, false, 0
+		return s.recover(list, 0)
 	}
-	end = ix.Checkpoint()
+	cp := ix.Checkpoint()
 	last := list[len(list)-1]
-	if !ix.Clean() || end < last.base || end > last.limit() || !segment.IsEnd(last.data[last.offset(end):]) {
-		_ = ix.Close()
-		return 0, false, end
+	if ix.Clean() && cp >= last.base && cp <= last.limit() && segment.IsEnd(last.data[last.offset(cp):]) {
+		s.index = ix
+		s.opened = Recovery{Clean: true, LogEnd: cp}
+		return nil
 	}
-	s.index = ix
-	return end, true, end
+	if !ix.Clean() {
+		rep, err := recovery.Replay(s.fs, recoverySegments(list), ix)
+		if err == nil {
+			s.index = ix
+			s.recovered(list, rep)
+			s.opened.ReplayedIndex = true
+			return nil
+		}
+		// Replay checks everything before it changes anything, and what
+		// it changes (the cut tail) Rebuild cuts the same way.
+	}
+	_ = ix.Close()
+	return s.recover(list, cp)
 }
 
 // recover scans the log, cuts an unacknowledged tail and rebuilds the index.
 func (s *Store) recover(list segmentList, durable uint64) error {
-	segs := make([]recovery.Segment, len(list))
-	for i, m := range list {
-		segs[i] = recovery.Segment{Name: m.name, Base: m.base, File: m.file}
-	}
 	_ = s.fs.Remove(indexName) // derived data; absent is fine
-	ix, rep, err := recovery.Rebuild(s.fs, segs, indexName, s.opts.IndexSlots, durable)
+	ix, rep, err := recovery.Rebuild(s.fs, recoverySegments(list), indexName, s.opts.IndexSlots, durable)
 	if err != nil {
 		return err
 	}
 	s.index = ix
+	s.recovered(list, rep)
+	s.opened.RebuiltIndex = true
+	return nil
+}
+
+func recoverySegments(list segmentList) []recovery.Segment {
+	segs := make([]recovery.Segment, len(list))
+	for i, m := range list {
+		segs[i] = recovery.Segment{Name: m.name, Base: m.base, File: m.file}
+	}
+	return segs
+}
+
+// recovered drops the segments recovery removed and records what it did.
+func (s *Store) recovered(list segmentList, rep recovery.Report) {
 	if n := rep.RemovedSegments; n > 0 {
 		for _, m := range list[len(list)-n:] {
 			m.release()
@@ -249,14 +280,12 @@ func (s *Store) recover(list segmentList, durable uint64) error {
 		s.segs.Store(&kept)
 	}
 	s.opened = Recovery{
-		RebuiltIndex:    true,
 		Records:         rep.Records,
 		Streams:         rep.Streams,
 		TornBytes:       rep.TornBytes,
 		LogEnd:          rep.End,
 		RemovedSegments: rep.RemovedSegments,
 	}
-	return nil
 }
 
 // createSegment makes a new, durable, empty segment starting at base, from
@@ -329,6 +358,11 @@ func (s *Store) Sync() error {
 	target := s.written
 	s.mu.Unlock()
 	if err := s.syncTo(target); err != nil {
+		return s.fail(err)
+	}
+	// Appends made the index updates for everything before target under
+	// s.mu before target was read, so the index can be checkpointed there.
+	if err := mmapfile.Guard(func() error { return s.checkpoint(target) }); err != nil {
 		return s.fail(err)
 	}
 	return nil

@@ -44,25 +44,55 @@ type head struct {
 // segments are the last Report.RemovedSegments of segs; their files are
 // deleted but the caller still closes them.
 func Rebuild(fs mmapfile.FS, segs []Segment, indexName string, minSlots, durable uint64) (*hashindex.Index, Report, error) {
-	var rep Report
 	heads := make(map[string]*head)
+	lg, err := scanLog(segs, 0, segment.HeaderSize, func(name string, off int64, r *segment.Record) error {
+		return follow(heads, name, off, r)
+	})
+	if err != nil {
+		return nil, Report{}, err
+	}
+	rep := Report{End: lg.end, Records: lg.records, RemovedSegments: len(segs) - 1 - lg.cut}
+	if err := checkWatermark(segs, lg.cut, lg.cutOff, lg.res, lg.end, durable); err != nil {
+		return nil, rep, err
+	}
+	if rep.TornBytes, err = cutLog(fs, segs, lg, 0); err != nil {
+		return nil, rep, err
+	}
+	rep.Streams = len(heads)
+	ix, err := buildIndex(fs, segs[:lg.cut+1], indexName, minSlots, heads, rep.End)
+	return ix, rep, err
+}
+
+// scannedLog is where a scan found the log to end.
+type scannedLog struct {
+	end     uint64 // log position of the end
+	cut     int    // index of the segment the end lies in
+	cutOff  int64  // file offset of the end in segs[cut]
+	res     segment.ScanResult
+	records int
+}
+
+// scanLog scans segs from file offset off of segs[first] on, calling fn
+// for each record, and finds where the log ends: in the last segment, or
+// in an earlier one followed only by empty segments. An earlier segment
+// that stops short while a later one holds records is damage.
+func scanLog(segs []Segment, first int, off int64, fn func(name string, off int64, r *segment.Record) error) (scannedLog, error) {
+	var lg scannedLog
 	var sc segment.Scanner
-	cut := len(segs) - 1
-	var cutOff int64
-	var cutRes segment.ScanResult
-	for i, sg := range segs {
-		data := sg.File.Bytes()
-		res, err := sc.Scan(data, sg.Base, segment.HeaderSize, func(off int64, r *segment.Record) error {
-			return follow(heads, sg.Name, off, r)
+	for i := first; i < len(segs); i++ {
+		sg := segs[i]
+		res, err := sc.Scan(sg.File.Bytes(), sg.Base, off, func(off int64, r *segment.Record) error {
+			return fn(sg.Name, off, r)
 		})
+		off = segment.HeaderSize
 		if err != nil {
-			return nil, rep, err
+			return lg, err
 		}
-		rep.Records += res.Records
+		lg.records += res.Records
 		end := sg.Base + uint64(res.End-segment.HeaderSize)
 		if i == len(segs)-1 {
-			rep.End, cutOff, cutRes = end, res.End, res
-			break
+			lg.end, lg.cut, lg.cutOff, lg.res = end, i, res.End, res
+			return lg, nil
 		}
 		next := segs[i+1].Base
 		if end == next {
@@ -73,48 +103,53 @@ func Rebuild(fs mmapfile.FS, segs []Segment, indexName string, minSlots, durable
 			if res.Invalid != nil {
 				reason += ": " + res.Invalid.Reason
 			}
-			return nil, rep, &segment.CorruptionError{Segment: sg.Name, Offset: res.End, Reason: reason}
+			return lg, &segment.CorruptionError{Segment: sg.Name, Offset: res.End, Reason: reason}
 		}
-		rep.End, cut, cutOff, cutRes = end, i, res.End, res
-		rep.RemovedSegments = len(segs) - 1 - i
-		break
+		lg.end, lg.cut, lg.cutOff, lg.res = end, i, res.End, res
+		return lg, nil
 	}
+	return lg, fmt.Errorf("recovery: no segment to scan")
+}
 
-	if err := checkWatermark(segs, cut, cutOff, cutRes, rep.End, durable); err != nil {
-		return nil, rep, err
-	}
-	torn, err := zeroTail(segs[cut].File, cutOff)
+// cutLog zeroes everything after the end found by scanLog, syncs the kept
+// log from position from on and removes the empty segments after the end.
+// It returns the bytes zeroed after the end.
+func cutLog(fs mmapfile.FS, segs []Segment, lg scannedLog, from uint64) (int64, error) {
+	torn, err := zeroTail(segs[lg.cut].File, lg.cutOff)
 	if err != nil {
-		return nil, rep, err
+		return 0, err
 	}
-	rep.TornBytes = torn
 	// What the scan accepted may sit unsynced in the page cache (a killed
 	// NoSync store, or a crash between write-back and msync). New records
 	// will build on it and the new index will claim it, so it must be
 	// durable before either.
-	for i, sg := range segs[:cut+1] {
-		end := cutOff
-		if i < cut {
+	for i, sg := range segs[:lg.cut+1] {
+		end := lg.cutOff
+		if i < lg.cut {
 			end = segment.HeaderSize + int64(segs[i+1].Base-sg.Base)
 		}
-		if err := sg.File.Sync(segment.HeaderSize, end-segment.HeaderSize); err != nil {
-			return nil, rep, fmt.Errorf("recovery: sync %s: %w", sg.Name, err)
+		start := int64(segment.HeaderSize)
+		if from > sg.Base {
+			start += int64(from - sg.Base)
+		}
+		if start >= end {
+			continue
+		}
+		if err := sg.File.Sync(start, end-start); err != nil {
+			return 0, fmt.Errorf("recovery: sync %s: %w", sg.Name, err)
 		}
 	}
-	for _, sg := range segs[cut+1:] {
+	for _, sg := range segs[lg.cut+1:] {
 		if err := fs.Remove(sg.Name); err != nil {
-			return nil, rep, err
+			return 0, err
 		}
 	}
-	if rep.RemovedSegments > 0 {
+	if lg.cut < len(segs)-1 {
 		if err := fs.SyncDir(); err != nil {
-			return nil, rep, err
+			return 0, err
 		}
 	}
-
-	rep.Streams = len(heads)
-	ix, err := buildIndex(fs, segs[:cut+1], indexName, minSlots, heads, rep.End)
-	return ix, rep, err
+	return torn, nil
 }
 
 // checkWatermark fails when the log, ending at end (file offset cutOff of
