@@ -60,8 +60,10 @@ func (ix *Index) markDirty(t *table) error {
 //
 // The slot msync is skipped when no slot changed since the last one (a
 // growth syncs the whole new file itself). Flush holds no lock that Lookups
-// need, so they continue during its msyncs. Only the goroutine that calls
-// Put may call Flush.
+// need, so they continue during its msyncs. Flush and Put exclude each
+// other (writeMu), so they may run on different goroutines, but checkpoint
+// then covers only the Puts that returned before Flush was called: the
+// caller must know which those are.
 func (ix *Index) Flush(checkpoint uint64, clean bool) error {
 	ix.writeMu.Lock()
 	defer ix.writeMu.Unlock()

@@ -28,6 +28,21 @@
 // durable are damaged: Rebuild fails with a *segment.CorruptionError and
 // changes nothing, instead of cutting acknowledged events away.
 //
+// # Replaying from the index checkpoint
+//
+// The engine flushes the index now and then with a checkpoint: a log
+// position through which the log was durable and every index update was in
+// the flushed slots. After a crash, Replay scans only the log after the
+// checkpoint, follows each stream's chain on from its index entry, cuts
+// the torn tail like Rebuild and updates the index. Slots may have reached
+// the disk after the checkpoint, so an entry may already point past it; it
+// must still name a record of its stream that the log holds. Anything that
+// does not add up (a slot that does not validate, an entry past the end, a
+// chain that does not continue from its entry) returns ErrReplayUnsafe
+// before anything was changed, and the caller rebuilds from the whole log.
+// Segments below the checkpoint are not read: damage there is found by
+// reads (every record is verified when read) and by Verify, not by Open.
+//
 // # Cutting the tail
 //
 // Every nonzero byte after the end in the last segment is zeroed and
