@@ -51,4 +51,16 @@
 // new index claims it. Without that, a stale but
 // intact record of the dropped tail could line up with the end of a future
 // append and be read back as part of the log.
+//
+// # Verify and Truncate
+//
+// Verify reads a whole store without changing it: every record checksum,
+// segment continuity, every stream chain (back-pointers, versions, skip
+// pointers) and, after a clean close, the index's agreement with the log.
+// Open does not do that much (after a clean close it scans nothing, after
+// a crash only the log after the index checkpoint), so damage to older
+// records surfaces when they are read, or by Verify. Truncate is the
+// explicit repair when Open refuses damage below acknowledged data: it
+// saves the damaged and the later segments aside as "*.broken" files and
+// cuts the log before the damaged batch (spool recover --truncate).
 package recovery

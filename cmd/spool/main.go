@@ -4,6 +4,8 @@
 //	spool bench [flags]              run the benchmark suite (W1–W4 and the raw baseline)
 //	spool stat DIR                   open a store and print its statistics
 //	spool dump DIR [flags]           print events, from the whole log or one stream
+//	spool verify DIR                 check every record, chain and index entry
+//	spool recover DIR [--truncate]   open after a crash; cut the log at damage
 //
 // Run "spool <command> -h" for a command's flags. Flags may come before
 // or after DIR. Errors (usage errors included) go to standard error and
@@ -27,6 +29,8 @@ var commands = []command{
 	{"bench", "[flags]", "run the benchmark suite (W1-W4 and the raw baseline) and print a table", runBench},
 	{"stat", "DIR", "open the store in DIR and print its statistics", runStat},
 	{"dump", "DIR [--stream S] [--from POS] [--limit N]", "print events of the whole log or of one stream", runDump},
+	{"verify", "DIR", "check every record, chain and index entry without changing anything", runVerify},
+	{"recover", "DIR [--truncate]", "open after a crash; with --truncate, cut the log at damage", runRecover},
 }
 
 func usage(w io.Writer) {
@@ -34,7 +38,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "commands:")
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-6s %-44s %s\n", c.name, c.args, c.summary)
+		fmt.Fprintf(w, "  %-7s %-44s %s\n", c.name, c.args, c.summary)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, `Run "spool <command> -h" for a command's flags.`)

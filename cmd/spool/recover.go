@@ -1,0 +1,102 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spooldb/spool/engine"
+	"github.com/spooldb/spool/recovery"
+)
+
+// maxCuts bounds the cuts of one "recover --truncate": each cut ends the
+// log strictly earlier, but an Open that keeps failing must not loop.
+const maxCuts = 16
+
+func runRecover(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("recover", "DIR [--truncate]", stderr)
+	truncate := fs.Bool("truncate", false, "cut the log at damage below acknowledged data (the damaged segment is copied aside first)")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return fmt.Errorf("%w: want one DIR", errUsage)
+	}
+	dir := pos[0]
+	var cuts []recovery.TruncatePlan
+	for {
+		s, err := openExisting(dir)
+		if err == nil {
+			printOpened(stdout, s.Recovered(), len(cuts) > 0)
+			return s.Close()
+		}
+		var ce *engine.CorruptionError
+		if !errors.As(err, &ce) {
+			return err
+		}
+		fmt.Fprintf(stdout, "open fails: %v\n", err)
+		if !*truncate {
+			plan, perr := recovery.PlanTruncate(dir, ce.Segment, ce.Offset)
+			if perr != nil {
+				return fmt.Errorf("cannot plan a cut: %w", perr)
+			}
+			printPlan(stdout, plan, false)
+			fmt.Fprintln(stdout, "nothing changed; run again with --truncate to cut the log there (more damage further back may show after)")
+			return errors.New("the store does not open: acknowledged data is damaged")
+		}
+		if len(cuts) == maxCuts {
+			return fmt.Errorf("the store still does not open after %d cuts", maxCuts)
+		}
+		plan, terr := recovery.Truncate(dir, ce.Segment, ce.Offset)
+		if terr != nil {
+			return fmt.Errorf("cut failed: %w", terr)
+		}
+		if n := len(cuts); n > 0 && plan.Position >= cuts[n-1].Position {
+			return fmt.Errorf("cut at position %d did not shorten the log (previous cut at %d)", plan.Position, cuts[n-1].Position)
+		}
+		cuts = append(cuts, plan)
+		printPlan(stdout, plan, true)
+	}
+}
+
+func printPlan(w io.Writer, p recovery.TruncatePlan, done bool) {
+	verb, saved := "would end", "would be saved as"
+	if done {
+		verb, saved = "now ends", "saved as"
+	}
+	if p.Offset == 0 {
+		fmt.Fprintf(w, "cut: the header of %s is damaged: the whole segment goes; the log %s at position %d\n", p.Segment, verb, p.Position)
+	} else {
+		fmt.Fprintf(w, "cut: %s at offset %d (damage at offset %d): the log %s at position %d\n", p.Segment, p.Offset, p.Damage, verb, p.Position)
+	}
+	if len(p.Later) > 0 {
+		fmt.Fprintf(w, "later segments cut whole: %s\n", strings.Join(p.Later, ", "))
+	}
+	fmt.Fprintf(w, "lost from the log: %d records that still verify, %d bytes (%s)\n", p.Records, p.Bytes, humanBytes(p.Bytes))
+	names := p.Saved
+	if !done {
+		if p.Offset > 0 {
+			names = append(names, p.Segment+recovery.BrokenSuffix)
+		}
+		for _, n := range p.Later {
+			names = append(names, n+recovery.BrokenSuffix)
+		}
+		if p.Offset == 0 {
+			names = append(names, p.Segment+recovery.BrokenSuffix)
+		}
+	}
+	fmt.Fprintf(w, "cut data %s: %s\n", saved, strings.Join(names, ", "))
+}
+
+func printOpened(w io.Writer, rec engine.Recovery, cut bool) {
+	switch {
+	case rec.Clean && !cut:
+		fmt.Fprintf(w, "the store opens cleanly (log end %d); nothing to recover. \"spool verify\" checks every record.\n", rec.LogEnd)
+	default:
+		fmt.Fprintf(w, "the store opens: %d records, %d streams, log end %d; %d torn bytes cut, %d empty segments removed\n",
+			rec.Records, rec.Streams, rec.LogEnd, rec.TornBytes, rec.RemovedSegments)
+	}
+}

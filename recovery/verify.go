@@ -1,0 +1,278 @@
+package recovery
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/spooldb/spool/hashindex"
+	"github.com/spooldb/spool/mmapfile"
+	"github.com/spooldb/spool/segment"
+)
+
+// DefaultIndexName is the name of the index file in a store directory, as
+// the engine names it.
+const DefaultIndexName = "index"
+
+const (
+	defaultMaxProblems = 100
+	// maxProgressStep bounds the bytes between Progress calls (a 200th of
+	// the total otherwise): often enough for a progress line, rare enough
+	// to cost nothing.
+	maxProgressStep = 4 << 20
+)
+
+// VerifyOptions configure Verify. A nil *VerifyOptions means defaults.
+type VerifyOptions struct {
+	// Progress, when set, is called on Verify's goroutine with the segment
+	// bytes checked so far and the total, every few MiB and once at the end.
+	Progress func(done, total int64)
+	// MaxProblems caps the problems listed in the report (default 100);
+	// further ones are only counted, so a badly damaged store cannot make
+	// Verify hold a list as long as the log.
+	MaxProblems int
+	// IndexName is the index file (default DefaultIndexName).
+	IndexName string
+}
+
+// VerifyReport is what Verify found. Problems are damage: each is a
+// *segment.CorruptionError naming the file (a segment, or the index) and
+// the byte offset in it. Notes are states that are not damage but explain
+// why something was not checked or what the next Open will do.
+type VerifyReport struct {
+	Segments     int    // segment files
+	FileBytes    int64  // their total size
+	Records      int64  // records of complete batches that verify
+	Bytes        int64  // bytes those records take in the log, padding included
+	Streams      int    // distinct streams among them
+	LogEnd       uint64 // log position just past the last record
+	TornBytes    int64  // unacknowledged bytes after the end, which the next Open cuts
+	IndexDirty   bool   // the index was not closed cleanly: agreement not checked
+	IndexChecked bool   // every index entry was compared with the log
+	IndexEntries int    // entries compared
+	Notes        []string
+	Problems     []error
+	MoreProblems int // problems found beyond VerifyOptions.MaxProblems
+}
+
+// OK reports whether no problem was found.
+func (r *VerifyReport) OK() bool { return len(r.Problems) == 0 && r.MoreProblems == 0 }
+
+// Verify checks the whole store in dir without changing it: every segment
+// header and record checksum, that each segment continues the log where
+// the previous one ends, every stream's chain (back-pointers, contiguous
+// versions, skip pointers where the format puts them), and, when the index
+// was closed cleanly, that it agrees with the log. It takes the directory
+// lock, so it fails with mmapfile.ErrLocked while a store has it open.
+//
+// The log is read once, forward. Memory is the per-stream state (a
+// fingerprint and the newest record's position and version) plus the
+// problem list, never the records: in log order, each record's back-pointer
+// must be the position of its stream's previous record and its version
+// that record's plus one. Skip pointers land on older records, read back
+// where they lead (usually still in the page cache).
+//
+// Damage does not stop the scan: the problem is recorded and the scan
+// resumes at the next record that verifies in place. Chains leading into
+// unreadable bytes are not reported again. The returned error is for
+// failures to check at all (no store, locked, unreadable directory); damage
+// goes into the report.
+func Verify(dir string, opts *VerifyOptions) (VerifyReport, error) {
+	var o VerifyOptions
+	if opts != nil {
+		o = *opts
+	}
+	if o.MaxProblems <= 0 {
+		o.MaxProblems = defaultMaxProblems
+	}
+	if o.IndexName == "" {
+		o.IndexName = DefaultIndexName
+	}
+	fsys, names, lock, err := openStoreDir(dir, mmapfile.PrepZeroFill)
+	if err != nil {
+		return VerifyReport{}, err
+	}
+	defer lock.Close()
+	v := &verifier{opts: o, heads: make(map[hashindex.Fingerprint]chainHead)}
+	defer v.close()
+	ro := readOnlyFS{fsys}
+	if err := v.openSegments(ro, names); err != nil {
+		return v.rep, fmt.Errorf("recovery: verify %s: %w", dir, err)
+	}
+	v.guard(o.IndexName, func() error { v.openIndex(ro); return nil })
+	v.scanLog()
+	v.rep.Streams = len(v.heads)
+	v.guard(o.IndexName, func() error { v.checkIndex(); return nil })
+	if o.Progress != nil {
+		o.Progress(v.total, v.total)
+	}
+	return v.rep, nil
+}
+
+// verifier is the state of one Verify.
+type verifier struct {
+	opts  VerifyOptions
+	rep   VerifyReport
+	segs  []vseg
+	heads map[hashindex.Fingerprint]chainHead
+	lost  []lostSpan // log ranges whose records could not be read, sorted
+	ix    *hashindex.Index
+	// checkpoint is the index's checkpoint, clean or not: a position known
+	// durable, which tells damage from a torn tail (as Rebuild does).
+	checkpoint uint64
+
+	sc   segment.Scanner
+	peek segment.Record
+
+	total, segDone, reported, step int64 // progress
+}
+
+// vseg is one segment file; data is nil when it is unusable (the file
+// could not be mapped or its header does not verify).
+type vseg struct {
+	name string
+	base uint64
+	file mmapfile.File
+	data []byte
+	used bool // its first record header is not zero
+}
+
+// lostSpan is a range [lo, hi) of log positions.
+type lostSpan struct{ lo, hi uint64 }
+
+func (v *verifier) close() {
+	if v.ix != nil {
+		_ = v.ix.Close()
+	}
+	for _, s := range v.segs {
+		if s.file != nil {
+			_ = s.file.Close()
+		}
+	}
+}
+
+// problem records a piece of damage.
+func (v *verifier) problem(err error) {
+	if len(v.rep.Problems) < v.opts.MaxProblems {
+		v.rep.Problems = append(v.rep.Problems, err)
+	} else {
+		v.rep.MoreProblems++
+	}
+}
+
+func (v *verifier) corrupt(file string, off int64, format string, args ...any) {
+	v.problem(&segment.CorruptionError{Segment: file, Offset: off, Reason: fmt.Sprintf(format, args...)})
+}
+
+func (v *verifier) note(format string, args ...any) {
+	v.rep.Notes = append(v.rep.Notes, fmt.Sprintf(format, args...))
+}
+
+// guard runs fn inside mmapfile.Guard; a memory fault (a file truncated
+// underneath, an unreadable page) becomes a problem in file, not a crash.
+func (v *verifier) guard(file string, fn func() error) {
+	err := mmapfile.Guard(fn)
+	if fe, ok := err.(*mmapfile.FaultError); ok {
+		v.corrupt(fe.File, fe.Offset, "memory fault reading the mapped file (truncated or unreadable)")
+	} else if err != nil {
+		v.corrupt(file, 0, "%v", err)
+	}
+}
+
+// openSegments maps every segment and checks its header. An unusable
+// segment is a problem and its whole range is lost for the chain checks.
+func (v *verifier) openSegments(fsys mmapfile.FS, names []segName) error {
+	for i, n := range names {
+		s := vseg{name: n.name, base: n.base}
+		f, err := fsys.Open(n.name)
+		if err != nil {
+			v.corrupt(n.name, 0, "cannot map the segment: %v", err)
+		} else {
+			s.file = f
+			v.total += f.Size()
+			v.rep.FileBytes += f.Size()
+			v.guard(n.name, func() error {
+				h, err := segment.ReadHeader(f.Bytes(), f.Size())
+				switch {
+				case err != nil:
+					v.problem(segment.WithSegment(err, n.name))
+				case h.Base != n.base:
+					v.corrupt(n.name, 16, "header base %d does not match the file name (base %d)", h.Base, n.base)
+				default:
+					s.data = f.Bytes()
+					s.used = !segment.IsEnd(s.data[segment.HeaderSize:])
+				}
+				return nil
+			})
+		}
+		if s.data == nil {
+			hi := segment.MaxPosition
+			if i+1 < len(names) {
+				hi = names[i+1].base
+			}
+			v.addLost(n.base, hi)
+		}
+		v.segs = append(v.segs, s)
+	}
+	v.rep.Segments = len(v.segs)
+	v.step = min(max(v.total/200, 1), maxProgressStep)
+	return nil
+}
+
+// addLost marks [lo, hi) as unreadable.
+func (v *verifier) addLost(lo, hi uint64) {
+	if hi <= lo {
+		return
+	}
+	i, _ := slices.BinarySearchFunc(v.lost, lo, func(s lostSpan, p uint64) int { return cmpU64(s.lo, p) })
+	v.lost = slices.Insert(v.lost, i, lostSpan{lo, hi})
+}
+
+// isLost reports whether pos lies in bytes that could not be read, so that
+// a pointer to it is explained by damage already reported.
+func (v *verifier) isLost(pos uint64) bool {
+	i, _ := slices.BinarySearchFunc(v.lost, pos, func(s lostSpan, p uint64) int { return cmpU64(s.lo, p) })
+	// Spans may overlap; any starting at or before pos may hold it.
+	for j := min(i, len(v.lost)-1); j >= 0; j-- {
+		if s := v.lost[j]; s.lo <= pos && pos < s.hi {
+			return true
+		}
+	}
+	return false
+}
+
+// locate returns the usable segment whose space holds pos and the file
+// offset of pos in it.
+func (v *verifier) locate(pos uint64) (*vseg, int64, bool) {
+	i, found := slices.BinarySearchFunc(v.segs, pos, func(s vseg, p uint64) int { return cmpU64(s.base, p) })
+	if !found {
+		i--
+	}
+	if i < 0 || v.segs[i].data == nil {
+		return nil, 0, false
+	}
+	s := &v.segs[i]
+	off := int64(pos-s.base) + segment.HeaderSize
+	if off >= int64(len(s.data)) {
+		return nil, 0, false
+	}
+	return s, off, true
+}
+
+// progressAt reports progress when enough bytes have passed.
+func (v *verifier) progressAt(done int64) {
+	if v.opts.Progress == nil || done-v.reported < v.step {
+		return
+	}
+	v.reported = done
+	v.opts.Progress(done, v.total)
+}
+
+func cmpU64(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
