@@ -87,7 +87,7 @@ type Recovery struct {
 	Streams         int    // streams in the index after replaying or rebuilding
 	TornBytes       int64  // bytes of unacknowledged writes cut from the tail
 	LogEnd          uint64 // log position where appends continue
-	RemovedSegments int    // empty segments after a torn tail, removed
+	RemovedSegments int    // segments after the end (empty, or torn tail only), removed
 }
 
 // Open opens (creating if needed) the store in directory dir. A nil opts

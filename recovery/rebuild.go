@@ -24,7 +24,7 @@ type Report struct {
 	Records         int    // records in the log
 	Streams         int    // distinct streams
 	TornBytes       int64  // bytes zeroed after the end (unacknowledged writes)
-	RemovedSegments int    // empty trailing segments removed
+	RemovedSegments int    // segments after the end (empty, or torn tail only) removed
 }
 
 // head is a stream's newest record seen so far by the scan.
@@ -73,9 +73,12 @@ type scannedLog struct {
 }
 
 // scanLog scans segs from file offset off of segs[first] on, calling fn
-// for each record, and finds where the log ends: in the last segment, or
-// in an earlier one followed only by empty segments. An earlier segment
-// that stops short while a later one holds records is damage.
+// for each record, and finds where the log ends: where a segment's data
+// stops short of the next segment's base, or in the last segment. Records
+// in later segments do not make a short stop damage by themselves: one
+// unsynced group can span a roll, and write-back may have reached the new
+// segment's pages and not the old one's. checkWatermark tells that torn
+// tail from damage by the records' synced-through fields.
 func scanLog(segs []Segment, first int, off int64, fn func(name string, off int64, r *segment.Record) error) (scannedLog, error) {
 	var lg scannedLog
 	var sc segment.Scanner
@@ -90,20 +93,8 @@ func scanLog(segs []Segment, first int, off int64, fn func(name string, off int6
 		}
 		lg.records += res.Records
 		end := sg.Base + uint64(res.End-segment.HeaderSize)
-		if i == len(segs)-1 {
-			lg.end, lg.cut, lg.cutOff, lg.res = end, i, res.End, res
-			return lg, nil
-		}
-		next := segs[i+1].Base
-		if end == next {
+		if i < len(segs)-1 && end == segs[i+1].Base {
 			continue
-		}
-		if !allEmpty(segs[i+1:]) {
-			reason := fmt.Sprintf("segment data ends at log position %d (%v), but the next segment starts at %d", end, res.Reason, next)
-			if res.Invalid != nil {
-				reason += ": " + res.Invalid.Reason
-			}
-			return lg, &segment.CorruptionError{Segment: sg.Name, Offset: res.End, Reason: reason}
 		}
 		lg.end, lg.cut, lg.cutOff, lg.res = end, i, res.End, res
 		return lg, nil
@@ -195,15 +186,6 @@ func follow(heads map[string]*head, name string, off int64, r *segment.Record) e
 	}
 	h.tail, h.version = r.Position, r.Version
 	return nil
-}
-
-func allEmpty(segs []Segment) bool {
-	for _, sg := range segs {
-		if !segment.IsEnd(sg.File.Bytes()[segment.HeaderSize:]) {
-			return false
-		}
-	}
-	return true
 }
 
 // zeroTail zeroes every nonzero page from off to the end of f and syncs

@@ -1,0 +1,178 @@
+package crash
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+
+	"github.com/spooldb/spool/engine"
+)
+
+// tally counts what the checks of recovered stores found.
+type tally struct {
+	states  int
+	acked   int // acknowledged events checked
+	lost    int // acknowledged events missing or misplaced
+	corrupt int // events returned that were never issued, rejected, duplicated or differ
+}
+
+func (t *tally) add(o tally) {
+	t.states += o.states
+	t.acked += o.acked
+	t.lost += o.lost
+	t.corrupt += o.corrupt
+}
+
+// logEntry is one event of a recovered log, as compared across recoveries.
+type logEntry struct {
+	id       [16]byte
+	stream   string
+	version  int64
+	position uint64
+}
+
+// readLog reads the whole log.
+func readLog(s *engine.Store) ([]engine.RecordedEvent, error) {
+	var out []engine.RecordedEvent
+	for e, err := range s.ReadAll(0) {
+		if err != nil {
+			return out, fmt.Errorf("ReadAll after %d events: %w", len(out), err)
+		}
+		out = append(out, e.Clone())
+	}
+	return out, nil
+}
+
+func entries(log []engine.RecordedEvent) []logEntry {
+	out := make([]logEntry, len(log))
+	for i, e := range log {
+		out[i] = logEntry{e.ID, e.Stream, e.Version, e.Position}
+	}
+	return out
+}
+
+// check compares a recovered store with the model and returns its log.
+// Problems are reported through m.violate; the tally counts events.
+func (m *model) check(s *engine.Store) ([]logEntry, tally) {
+	var t tally
+	log, err := readLog(s)
+	if err != nil {
+		m.violate("%v", err)
+	}
+	ids := m.index()
+	rejected := make(map[[16]byte]bool, len(m.rejected))
+	for _, id := range m.rejected {
+		rejected[id] = true
+	}
+	seen := make(map[[16]byte]bool, len(log))
+	byStream := make(map[string][]engine.RecordedEvent)
+	var prev uint64
+	for i, e := range log {
+		if i > 0 && e.Position <= prev {
+			m.violate("ReadAll: event %d at position %d after %d", i, e.Position, prev)
+		}
+		prev = e.Position
+		is, ok := ids[e.ID]
+		switch {
+		case rejected[e.ID]:
+			t.corrupt++
+			m.violate("ReadAll: event of a rejected append returned (stream %s version %d)", e.Stream, e.Version)
+			continue
+		case !ok:
+			t.corrupt++
+			m.violate("ReadAll: unissued event returned (stream %q version %d position %d)", e.Stream, e.Version, e.Position)
+			continue
+		case seen[e.ID]:
+			t.corrupt++
+			m.violate("ReadAll: event returned twice (stream %s version %d)", e.Stream, e.Version)
+			continue
+		case e.Stream != is.s.name || e.Type != is.ev.Type || !bytes.Equal(e.Data, is.ev.Data) || !bytes.Equal(e.Metadata, is.ev.Metadata):
+			t.corrupt++
+			m.violate("ReadAll: event of stream %s version %d differs from what was appended", is.s.name, e.Version)
+			continue
+		}
+		seen[e.ID] = true
+		byStream[e.Stream] = append(byStream[e.Stream], e)
+	}
+	for _, st := range m.streams {
+		t.acked += m.checkStream(s, st, byStream[st.name], &t)
+	}
+	return entries(log), t
+}
+
+// checkStream checks one stream's recovered events (in log order) against
+// its issued batches, and against ReadStream. It returns the number of
+// acknowledged events it checked.
+func (m *model) checkStream(s *engine.Store, st *stream, got []engine.RecordedEvent, t *tally) int {
+	ackedN := 0
+	k := 0 // index into got
+	for bi, b := range st.batches {
+		if b.status == acked {
+			ackedN += len(b.events)
+		}
+		present := 0
+		for i := range b.events {
+			if k+i < len(got) && got[k+i].ID == b.events[i].ID {
+				present++
+			}
+		}
+		switch {
+		case present == len(b.events):
+			if b.status == acked && got[k].Position != b.res.Position {
+				t.lost += len(b.events)
+				m.violate("stream %s: acknowledged batch %d at position %d, recovered at %d", st.name, bi, b.res.Position, got[k].Position)
+			}
+			k += len(b.events)
+		case present > 0:
+			t.corrupt += present
+			m.violate("stream %s: batch %d recovered in part (%d of %d events)", st.name, bi, present, len(b.events))
+			k += present
+		case b.status == acked:
+			t.lost += len(b.events)
+			m.violate("stream %s: acknowledged batch %d (versions %d-%d, position %d) lost", st.name, bi, b.res.FirstVersion, b.res.LastVersion, b.res.Position)
+		}
+	}
+	if k < len(got) {
+		t.corrupt += len(got) - k
+		m.violate("stream %s: %d events recovered out of issue order", st.name, len(got)-k)
+	}
+	for i, e := range got {
+		if e.Version != int64(i) {
+			m.violate("stream %s: event %d of the log has version %d", st.name, i, e.Version)
+			break
+		}
+	}
+
+	want := make([]logEntry, len(got))
+	for i, e := range got {
+		want[i] = logEntry{e.ID, e.Stream, e.Version, e.Position}
+	}
+	fwd, err := readStream(s, st.name, engine.Forward)
+	if err != nil || !slices.Equal(fwd, want) {
+		m.violate("stream %s: ReadStream forward (%d events, %v) differs from ReadAll (%d events)", st.name, len(fwd), err, len(want))
+	}
+	back, err := readStream(s, st.name, engine.Backward)
+	slices.Reverse(back)
+	if err != nil || !slices.Equal(back, want) {
+		m.violate("stream %s: ReadStream backward (%d events, %v) differs from ReadAll (%d events)", st.name, len(back), err, len(want))
+	}
+	if v, err := s.StreamVersion(st.name); err != nil || v != int64(len(got))-1 {
+		m.violate("stream %s: StreamVersion %d (%v), ReadAll has %d events", st.name, v, err, len(got))
+	}
+	return ackedN
+}
+
+func readStream(s *engine.Store, name string, dir engine.Direction) ([]logEntry, error) {
+	from := int64(0)
+	if dir == engine.Backward {
+		from = engine.End
+	}
+	var out []logEntry
+	for e, err := range s.ReadStream(name, from, dir) {
+		if err != nil {
+			return out, err
+		}
+		out = append(out, logEntry{e.ID, e.Stream, e.Version, e.Position})
+	}
+	return out, nil
+}

@@ -1,0 +1,94 @@
+package crash
+
+import (
+	"encoding/binary"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/spooldb/spool/engine"
+)
+
+// status is what the workload knows of an append's outcome.
+type status int
+
+const (
+	acked    status = iota // Append returned nil: must survive
+	maybe                  // Append failed with the store: may survive, whole
+	rejected               // wrong expected version: must never appear
+)
+
+// batch is one issued Append.
+type batch struct {
+	events []engine.Event
+	status status
+	res    engine.AppendResult // when acked
+}
+
+// stream is one stream of the model. Each is written by one worker only,
+// so its issue order is that worker's order.
+type stream struct {
+	name    string
+	batches []*batch // acked and maybe, in issue order
+	version int64    // last acknowledged version, -1 for none
+	last    *batch   // last acked batch, for retries
+}
+
+// model records everything a state's workload issued.
+type model struct {
+	seed    uint64
+	streams []*stream
+	// failed is set once the store reported a write-path failure: no
+	// Append started after that may be acknowledged.
+	failed atomic.Bool
+
+	mu         sync.Mutex
+	rejected   [][16]byte // IDs of rejected events
+	violations []string
+}
+
+func (m *model) violate(format string, args ...any) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.violations) < 20 {
+		m.violations = append(m.violations, fmt.Sprintf(format, args...))
+	}
+}
+
+func (m *model) reject(b *batch) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, e := range b.events {
+		m.rejected = append(m.rejected, e.ID)
+	}
+}
+
+// eventID makes the ID of a worker's n-th event: unique in the state.
+func eventID(seed uint64, worker, n int) [16]byte {
+	var id [16]byte
+	binary.LittleEndian.PutUint64(id[:8], seed)
+	binary.LittleEndian.PutUint32(id[8:], uint32(worker)+1)
+	binary.LittleEndian.PutUint32(id[12:], uint32(n)+1)
+	return id
+}
+
+// issued is where an issued event sits in the model.
+type issued struct {
+	s   *stream
+	b   *batch
+	idx int // in the batch
+	ev  *engine.Event
+}
+
+// index maps every acked or maybe event's ID to its place.
+func (m *model) index() map[[16]byte]issued {
+	ids := make(map[[16]byte]issued)
+	for _, s := range m.streams {
+		for _, b := range s.batches {
+			for i := range b.events {
+				ids[b.events[i].ID] = issued{s: s, b: b, idx: i, ev: &b.events[i]}
+			}
+		}
+	}
+	return ids
+}

@@ -1,0 +1,62 @@
+package crash
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestRandomCrashStates runs -crash.states seeded random crash states,
+// starting at -crash.seed, spread over GOMAXPROCS goroutines (states are
+// independent; each has its own FS and store).
+func TestRandomCrashStates(t *testing.T) {
+	n := *flagStates
+	if testing.Short() {
+		n = min(n, 50)
+	}
+	base := baseSeed()
+	start := time.Now()
+	var (
+		next   atomic.Int64
+		stop   atomic.Bool
+		mu     sync.Mutex
+		total  tally
+		failed *stateFailure
+		wg     sync.WaitGroup
+	)
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !stop.Load() {
+				i := next.Add(1) - 1
+				if i >= int64(n) {
+					return
+				}
+				st := randomState(base + uint64(i))
+				got, err := st.run()
+				mu.Lock()
+				total.add(got)
+				if err != nil && (failed == nil || st.seed < failed.st.seed) {
+					failed = &stateFailure{st, err}
+					stop.Store(true)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if failed != nil {
+		t.Fatalf("crash state %v:\n\t%v\nreplay: %s", failed.st, failed.err, replayCommand("TestRandomCrashStates", failed.st.seed))
+	}
+	d := time.Since(start)
+	t.Logf("%d states (seeds %d-%d) in %v, %.0f states/s: %d acknowledged events checked, %d lost, %d corrupt returned",
+		total.states, base, base+uint64(n)-1, d.Round(time.Millisecond), float64(total.states)/d.Seconds(), total.acked, total.lost, total.corrupt)
+}
+
+type stateFailure struct {
+	st  state
+	err error
+}

@@ -1,0 +1,225 @@
+package crash
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/spooldb/spool/engine"
+	"github.com/spooldb/spool/mmapfile"
+	"github.com/spooldb/spool/mmapfile/simfs"
+)
+
+// state is one crash state: the storage set-up, the workload, where the
+// power is cut and how the crash settles.
+type state struct {
+	seed       uint64
+	w          workload
+	slots      uint64
+	mapped     bool
+	writeBack  float64
+	dirPrefix  bool
+	freezeAt   int64 // cut after this many storage operations; 0: after the workload
+	failSync   int64 // fail this Sync (EIO); 0: none
+	failCreate int64 // fail this Create (ENOSPC); 0: none
+	resolution simfs.Resolution
+	// lie makes every Sync report success without syncing: a planted
+	// durability bug, to show the checks catch one.
+	lie bool
+}
+
+func (st state) String() string {
+	return fmt.Sprintf("seed=%d %v slots=%d mapped=%v writeback=%.2f dirprefix=%v freeze-at=%d fail-sync=%d fail-create=%d %v",
+		st.seed, st.w, st.slots, st.mapped, st.writeBack, st.dirPrefix, st.freezeAt, st.failSync, st.failCreate, st.resolution)
+}
+
+// randomState draws a state from its seed.
+func randomState(seed uint64) state {
+	r := rand.New(rand.NewPCG(seed, 0x5eed))
+	st := state{
+		seed: seed,
+		w: workload{
+			segSize:   []int64{64 << 10, 64 << 10, 128 << 10}[r.IntN(3)],
+			workers:   1 + r.IntN(3),
+			perWorker: 4 + r.IntN(20),
+			phases:    1 + r.IntN(3),
+			streams:   1 + r.IntN(4),
+		},
+		slots:      16 << r.IntN(2),
+		mapped:     r.IntN(3) == 0,
+		writeBack:  []float64{0, 0.02, 0.2}[r.IntN(3)],
+		dirPrefix:  r.IntN(2) == 0,
+		resolution: simfs.Random,
+	}
+	// About three storage operations per append, plus opening.
+	budget := int64(st.w.workers*st.w.perWorker*st.w.phases*3 + 20*st.w.phases)
+	if r.IntN(5) > 0 {
+		st.freezeAt = 1 + r.Int64N(budget)
+	}
+	if r.IntN(8) == 0 {
+		st.failSync = 1 + r.Int64N(int64(st.w.workers*st.w.perWorker*st.w.phases))
+	}
+	if r.IntN(16) == 0 {
+		st.failCreate = 1 + r.Int64N(4)
+	}
+	switch r.IntN(10) {
+	case 0:
+		st.resolution = simfs.DropAll
+	case 1:
+		st.resolution = simfs.KeepAll
+	}
+	return st
+}
+
+func (st state) options(fs *simfs.FS) *engine.Options {
+	var storage mmapfile.FS = fs
+	if st.lie {
+		storage = lyingFS{fs}
+	}
+	return &engine.Options{Storage: storage, SegmentSize: st.w.segSize, IndexSlots: st.slots, MappedWrites: st.mapped}
+}
+
+// run runs the state and returns what its checks counted, and an error
+// listing every violation.
+func (st state) run() (tally, error) {
+	r := rand.New(rand.NewPCG(st.seed, 0xc4a5))
+	m, fs, s := st.workload()
+	// The power cut, then the old store's goroutines are stopped: their
+	// calls fail with the frozen storage.
+	after := fs.Crash(r, st.resolution)
+	if s != nil {
+		_ = s.Close()
+	}
+	t := st.recoverAndCheck(after, r, m)
+	return t, m.err()
+}
+
+// workload opens a store over a new FS and runs the state's workload on
+// it, until it ends or the storage freezes. It returns the model, the FS
+// and the store, which is still open (nil if an open failed).
+func (st state) workload() (*model, *simfs.FS, *engine.Store) {
+	m := &model{seed: st.seed}
+	fs := simfs.New(simfs.Config{Seed: st.seed, WriteBack: st.writeBack, DirPrefix: st.dirPrefix})
+	fs.FreezeAfter(st.freezeAt)
+	if st.failSync > 0 {
+		fs.FailNth(simfs.OpSync, st.failSync)
+	}
+	if st.failCreate > 0 {
+		fs.FailNth(simfs.OpCreate, st.failCreate)
+	}
+	// A call may fail only when the storage was made to fail.
+	disturbed := func() bool { return fs.Frozen() || fs.Stats().Injected > 0 }
+
+	for w := range st.w.workers {
+		for k := range st.w.streams {
+			m.streams = append(m.streams, &stream{name: streamName(w, k), version: -1})
+		}
+	}
+	s, err := engine.Open("crash", st.options(fs))
+	if err != nil {
+		s = nil
+		if !disturbed() {
+			m.violate("open of a new store: %v", err)
+		}
+	}
+	for phase := 0; s != nil && phase < st.w.phases; phase++ {
+		var wg sync.WaitGroup
+		for w := range st.w.workers {
+			wk := &worker{id: w, rng: rand.New(rand.NewPCG(st.seed, uint64(w*10+phase))), m: m, s: s, w: st.w,
+				streams: m.streams[w*st.w.streams : (w+1)*st.w.streams], n: phase * 100000}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				wk.run(st.w.perWorker)
+			}()
+		}
+		wg.Wait()
+		if phase == st.w.phases-1 || m.failed.Load() {
+			break
+		}
+		if err := s.Close(); err != nil {
+			s = nil
+			if !disturbed() {
+				m.violate("clean close: %v", err)
+			}
+			break
+		}
+		if s, err = engine.Open("crash", st.options(fs)); err != nil {
+			s = nil
+			if !disturbed() {
+				m.violate("reopen after a clean close: %v", err)
+			}
+		}
+	}
+	return m, fs, s
+}
+
+// recoverAndCheck opens the crashed FS, checks the recovered store against
+// the model, crashes it again at once and checks the log did not change,
+// then appends to every stream.
+func (st state) recoverAndCheck(after *simfs.FS, r *rand.Rand, m *model) tally {
+	t := tally{states: 1}
+	s2, err := engine.Open("crash", st.options(after))
+	if err != nil {
+		m.violate("open after the crash (%+v): %v", after.Origin(), err)
+		return t
+	}
+	log1, t1 := m.check(s2)
+	t.acked, t.lost, t.corrupt = t1.acked, t1.lost, t1.corrupt
+
+	// Recovery must be idempotent: crash again at once, with no writes.
+	again := after.Crash(r, simfs.Random)
+	_ = s2.Close()
+	s3, err := engine.Open("crash", st.options(again))
+	if err != nil {
+		m.violate("open after a second crash right after recovery: %v", err)
+		return t
+	}
+	if log3, _ := m.check(s3); !slices.Equal(log1, log3) {
+		m.violate("a crash right after recovery changed the log: %d events, then %d", len(log1), len(log3))
+	}
+	st.continueAfter(s3, m)
+	if err := s3.Close(); err != nil {
+		m.violate("close after recovery: %v", err)
+	}
+	return t
+}
+
+// continueAfter appends to every stream of the recovered store with its
+// recovered version as expected version and reads the event back.
+func (st state) continueAfter(s *engine.Store, m *model) {
+	for _, sm := range m.streams {
+		v, err := s.StreamVersion(sm.name)
+		if err != nil {
+			m.violate("stream %s: version after recovery: %v", sm.name, err)
+			return
+		}
+		ev := engine.Event{Type: "after", Data: []byte(sm.name)}
+		res, err := s.Append(bg, sm.name, v, ev)
+		if err != nil {
+			m.violate("stream %s: append after recovery (expected %d): %v", sm.name, v, err)
+			return
+		}
+		if res.FirstVersion != v+1 {
+			m.violate("stream %s: append after recovery landed at version %d, want %d", sm.name, res.FirstVersion, v+1)
+		}
+		for e, err := range s.ReadStream(sm.name, engine.End, engine.Backward) {
+			if err != nil || e.Type != "after" || e.Version != v+1 {
+				m.violate("stream %s: reading back the append after recovery: %v %q v%d", sm.name, err, e.Type, e.Version)
+			}
+			break
+		}
+	}
+}
+
+func (m *model) err() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.violations) == 0 {
+		return nil
+	}
+	return errors.New(strings.Join(m.violations, "\n\t"))
+}
