@@ -251,7 +251,7 @@ func (s *Store) headLocked(stream string, fp hashindex.Fingerprint) (streamHead,
 	r := &s.scan
 	e, found, err := s.index.Lookup(fp, matchStream(src, stream, r))
 	if err != nil || !found {
-		return noStreamHead, err
+		return noStreamHead, indexErr(err)
 	}
 	if r.Version != e.Version {
 		return noStreamHead, chainError(src, e.Tail, stream, e.Version, r)
@@ -334,7 +334,7 @@ func (s *Store) putIndex(fp hashindex.Fingerprint, stream string, e hashindex.En
 	// Index entries point at records in the file only: committed ones in
 	// SyncEachCommit mode, written ones in the others.
 	if err := s.index.Put(fp, e, matchStream(mappedSource{s}, stream, &r)); err != nil {
-		return &fatalError{err}
+		return &fatalError{indexErr(err)}
 	}
 	return nil
 }

@@ -144,3 +144,31 @@ func TestReplayRefusesEntryPastLogEnd(t *testing.T) {
 	}
 	checkStreams(t, s, want)
 }
+
+// TestDamagedIndexSlotIsErrCorrupt: a damaged slot of an index that Open
+// trusted (clean close) is reported as ErrCorrupt by reads and appends,
+// like damaged log bytes are.
+func TestDamagedIndexSlotIsErrCorrupt(t *testing.T) {
+	dir := t.TempDir()
+	opts := &Options{SegmentSize: 256 << 10, IndexSlots: 16}
+	s := openT(t, dir, opts)
+	appendT(t, s, "only", NoStream, ev("x"))
+	closeT(t, s)
+	patchFile(t, filepath.Join(dir, indexName), func(b []byte) {
+		for i := 4096; i < len(b); i += 48 {
+			if b[i] != 0 || b[i+1] != 0 {
+				b[i+24] ^= 1 // the version: the slot checksum fails
+				return
+			}
+		}
+		t.Fatal("no live slot")
+	})
+	s = openT(t, dir, opts)
+	defer closeT(t, s)
+	_, err := collectErr(s.ReadStream("only", 0, Forward))
+	wantErrIs(t, err, ErrCorrupt)
+	_, err = s.StreamVersion("only")
+	wantErrIs(t, err, ErrCorrupt)
+	_, err = s.Append(bg, "only", Any, ev("y"))
+	wantErrIs(t, err, ErrCorrupt)
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/spooldb/spool/hashindex"
 	"github.com/spooldb/spool/mmapfile"
 	"github.com/spooldb/spool/segment"
 )
@@ -55,7 +56,8 @@ var (
 	ErrInvalidOptions = errors.New("spool: invalid options")
 
 	// ErrCorrupt is returned (inside a *CorruptionError) when stored bytes
-	// fail their checks: a checksum, a position, a broken chain.
+	// fail their checks: a checksum, a position, a broken chain; and
+	// (wrapping a *hashindex.CorruptionError) when an index slot does.
 	ErrCorrupt = segment.ErrCorrupt
 
 	// ErrLocked is returned by Open when another Store holds the directory.
@@ -92,4 +94,14 @@ func expectedString(v int64) string {
 		return "StreamExists"
 	}
 	return fmt.Sprint(v)
+}
+
+// indexErr makes damage to the index an ErrCorrupt, like damage to the log:
+// callers test one sentinel. The *hashindex.CorruptionError inside still
+// names the file and offset.
+func indexErr(err error) error {
+	if err != nil && errors.Is(err, hashindex.ErrCorrupt) && !errors.Is(err, ErrCorrupt) {
+		return fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	return err
 }

@@ -97,7 +97,7 @@ func (sr *streamReader) start() (top segment.Record, found bool, err error) {
 	err = sr.guard(func() error {
 		e, ok, err := s.index.Lookup(hashindex.FingerprintString(sr.stream), matchStream(&sr.view, sr.stream, &top))
 		if err != nil || !ok {
-			return err
+			return indexErr(err)
 		}
 		if top.Version != e.Version {
 			return chainError(&sr.view, e.Tail, sr.stream, e.Version, &top)
