@@ -3,6 +3,7 @@ package engine
 import (
 	"time"
 
+	"github.com/spooldb/spool/internal/plant"
 	"github.com/spooldb/spool/mmapfile"
 )
 
@@ -123,7 +124,7 @@ func (s *Store) commit() {
 		s.releaseStageLocked(chunks)
 		s.mu.Unlock()
 	}
-	if w.err == nil {
+	if w.err == nil && !plant.On(plant.AckBeforeSync) {
 		w.err = mmapfile.Guard(func() error { return s.syncTo(w.target) })
 	}
 	if w.err != nil {
@@ -219,7 +220,15 @@ func (s *Store) syncTo(target uint64) error {
 			continue
 		}
 		lo, hi := max(from, seg.base), min(target, end)
-		if err := seg.file.Sync(seg.offset(lo), int64(hi-lo)); err != nil {
+		n := int64(hi - lo)
+		if plant.On(plant.SyncPageShort) {
+			n = max(n-4096, 0)
+		}
+		err := seg.file.Sync(seg.offset(lo), n)
+		if err != nil && plant.On(plant.RetryFailedSync) {
+			err = seg.file.Sync(seg.offset(lo), n)
+		}
+		if err != nil {
 			return &fatalError{err}
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/spooldb/spool/hashindex"
+	"github.com/spooldb/spool/internal/plant"
 	"github.com/spooldb/spool/mmapfile"
 	"github.com/spooldb/spool/recovery"
 	"github.com/spooldb/spool/segment"
@@ -311,7 +312,7 @@ func (s *Store) createSegment(base uint64) (*mappedSegment, error) {
 	if err == nil {
 		err = s.fs.Rename(f.Name(), name)
 	}
-	if err == nil {
+	if err == nil && !plant.On(plant.NoDirSyncNewSegment) {
 		err = s.fs.SyncDir()
 	}
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/spooldb/spool/hashindex"
+	"github.com/spooldb/spool/internal/plant"
 	"github.com/spooldb/spool/mmapfile"
 	"github.com/spooldb/spool/segment"
 )
@@ -148,6 +149,9 @@ func cutLog(fs mmapfile.FS, segs []Segment, lg scannedLog, from uint64) (int64, 
 // synced-through fields of the cut segment's records (incomplete batch
 // included), or those of records that still verify after the end.
 func checkWatermark(segs []Segment, cut int, cutOff int64, res segment.ScanResult, end, durable uint64) error {
+	if plant.On(plant.CutBelowWatermark) {
+		return nil
+	}
 	w, from := max(durable, res.SyncedThrough), "the index checkpoint or a record before the end"
 	if p := probeSyncedThrough(segs[cut].File.Bytes(), segs[cut].Base, cutOff); p > w {
 		w, from = p, "a record after the end"
