@@ -267,7 +267,7 @@ func dirSeeds(t testing.TB) []seed {
 		return fs
 	})
 	mut("corrupt-file-size-field-huge", noSync, small, func(fs []dirFile) []dirFile {
-		fileOf(fs, kindSegment, 1).size = math.MaxUint32
+		fileOf(fs, kindSegment, 1).size = math.MaxInt32 // huge, and an int on 32-bit targets too
 		return fs
 	})
 	add("corrupt-segment-all-zeros", noSync, dirFile{kind: kindSegment, size: 64 << 10})
