@@ -178,26 +178,26 @@ func (s *Store) apply(w commitWork) {
 	if err == nil && w.target > s.committed.Load() {
 		s.publishCommitted(w.target)
 	}
-	if err == nil && s.checkpointDue(w.target) {
-		// After the publish, so readers and the group's waiters need not
-		// wait for it; before the next group's index updates.
-		if cerr := mmapfile.Guard(func() error { return s.checkpoint(w.target) }); cerr != nil {
-			err = s.fail(cerr)
+	if g != nil {
+		if err == nil {
+			s.stats.commits.Add(1)
+			s.stats.groupEvents.observe(uint64(g.waiting))
+		}
+		g.err = err
+		close(g.done)
+		clear(updates)
+		select {
+		case s.freeUpdates <- updates[:0]:
+		default:
 		}
 	}
-	if g == nil {
-		return
-	}
-	if err == nil {
-		s.stats.commits.Add(1)
-		s.stats.groupEvents.observe(uint64(g.waiting))
-	}
-	g.err = err
-	close(g.done)
-	clear(updates)
-	select {
-	case s.freeUpdates <- updates[:0]:
-	default:
+	if err == nil && s.checkpointDue(w.target) {
+		// After the group's waiters were woken, so that they never wait
+		// for it; before the next group's index updates. A failure fails
+		// the store for what comes next; this group is durable already.
+		if cerr := mmapfile.Guard(func() error { return s.checkpoint(w.target) }); cerr != nil {
+			_ = s.fail(cerr)
+		}
 	}
 }
 
