@@ -313,6 +313,15 @@ func (s *Store) retriedLocked(stream string, head streamHead, expected int64, ev
 // rollLocked seals the active segment and continues in a new one that
 // starts where the log ends.
 func (s *Store) rollLocked() error {
+	if !s.staging {
+		// Records are stored into the mapping as they are appended: the
+		// old segment's must be durable before the first lands in the new
+		// one (staged records are ordered by the committer instead). In
+		// NoSync mode this makes every sealed segment durable.
+		if err := s.sealTo(s.written); err != nil {
+			return &fatalError{err}
+		}
+	}
 	seg, err := s.createSegment(s.written)
 	if err != nil {
 		return &fatalError{err}

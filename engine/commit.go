@@ -111,7 +111,7 @@ func (s *Store) commit() {
 
 	w.err = s.usable()
 	if w.err == nil && len(chunks) > 0 {
-		if w.err = writeStaged(chunks); w.err != nil {
+		if w.err = writeStaged(chunks, s.sealTo); w.err != nil {
 			// Failed before the chunks are released: from then on appenders
 			// read the mapping, where these records never arrived, and
 			// must see the store failed rather than "corrupt" bytes.
@@ -236,6 +236,18 @@ func (s *Store) syncTo(target uint64) error {
 	s.synced = target
 	s.durablePos.Store(target)
 	return nil
+}
+
+// sealTo makes the log durable through base, where a new segment starts,
+// before any byte of that segment is written. Without that order a group
+// that spans a roll could reach the device with the new segment's records
+// but not the old one's tail, and recovery could not tell that torn tail
+// from damage below acknowledged data (see recovery/doc.go).
+func (s *Store) sealTo(base uint64) error {
+	if plant.On(plant.AckBeforeSync) {
+		return nil
+	}
+	return mmapfile.Guard(func() error { return s.syncTo(base) })
 }
 
 // durable is a log position known to be durable (for records' synced-through field).

@@ -116,11 +116,18 @@ func (s *Store) releaseStageLocked(chunks []stagedChunk) {
 // zeros up to a record header's length (where space remains), so that the
 // first bytes past the log end always read as "end" (see segment.IsEnd).
 // The committer is the only writer of a segment's data in staged mode, so
-// those zeros never land on records.
-func writeStaged(chunks []stagedChunk) error {
+// those zeros never land on records. Before the first chunk of a later
+// segment it calls beforeSegment with that segment's base, to make
+// everything before it durable first (see Store.sealTo).
+func writeStaged(chunks []stagedChunk, beforeSegment func(base uint64) error) error {
 	var zeros [segment.RecordHeaderSize]byte
 	for i := range chunks {
 		c := &chunks[i]
+		if i > 0 && c.seg != chunks[i-1].seg {
+			if err := beforeSegment(c.seg.base); err != nil {
+				return err
+			}
+		}
 		off := c.seg.offset(c.base)
 		buf := c.buf
 		if room := int64(len(c.seg.data)) - off - int64(len(buf)); room > 0 {

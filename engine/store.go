@@ -88,7 +88,7 @@ type Recovery struct {
 	Streams         int    // streams in the index after replaying or rebuilding
 	TornBytes       int64  // bytes of unacknowledged writes cut from the tail
 	LogEnd          uint64 // log position where appends continue
-	RemovedSegments int    // segments after the end (empty, or torn tail only), removed
+	RemovedSegments int    // empty segments after the end, removed
 }
 
 // Open opens (creating if needed) the store in directory dir. A nil opts

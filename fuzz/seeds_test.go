@@ -184,11 +184,7 @@ func scanSeeds(t testing.TB) []seed {
 	next.add(events(4, "a", "z")...)
 	add("ok-two-segments", body, scanBody(next), 0, end, 0, hdr|scanTwo)
 	add("ok-empty-second-segment-removed", body, nil, 0, end+4096, 0, hdr|scanTwo|scanPad)
-	// A gap before the next segment is damage when something proves the
-	// log was durable past it (here the index checkpoint); without such
-	// proof it is a torn group that spanned a roll, and is cut.
-	add("corrupt-gap-between-segments", body, scanBody(next), 0, end+8, end+8, hdr|scanTwo)
-	add("ok-gap-before-unproven-segment-cut", body, scanBody(next), 0, end+8, 0, hdr|scanTwo)
+	add("corrupt-gap-between-segments", body, scanBody(next), 0, end+8, 0, hdr|scanTwo)
 	add("corrupt-second-segment-first", scanBody(next), body, end, 1<<63, 0, hdr|scanTwo)
 
 	// Whole files without a synthesized header.

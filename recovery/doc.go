@@ -9,12 +9,15 @@
 // previous one's data ended. The scan of a segment stops at a zeroed record
 // header, at the end of its space, or at bytes that do not verify (torn
 // writes of an unacknowledged group); a batch whose last record is missing
-// is dropped whole. The log ends at the first segment whose data stops
-// short of the next segment's base, or in the last segment. Later segments
-// are removed: they are empty (made by a roll whose first group never
-// became durable) or hold the rest of a torn group that spanned the roll —
-// write-back may reach the new segment's pages before the old one's. Which
-// of the two a short stop is, torn tail or damage, the next section decides.
+// is dropped whole. The end of the log is the end of the last complete
+// batch of the last non-empty segment; later segments must be empty (made
+// by a roll whose first group never became durable) and are removed. A
+// segment that stops short while a later one holds records is damage
+// below acknowledged data: Rebuild fails with a *segment.CorruptionError
+// and changes nothing. That rule holds because the engine makes a
+// segment's data durable before it writes any byte of the next one: an
+// unsynced group never spans a roll on the device, whatever order
+// write-back takes.
 //
 // # Torn tail or damage
 //

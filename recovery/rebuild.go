@@ -25,7 +25,7 @@ type Report struct {
 	Records         int    // records in the log
 	Streams         int    // distinct streams
 	TornBytes       int64  // bytes zeroed after the end (unacknowledged writes)
-	RemovedSegments int    // segments after the end (empty, or torn tail only) removed
+	RemovedSegments int    // empty segments after the end, removed
 }
 
 // head is a stream's newest record seen so far by the scan.
@@ -74,12 +74,11 @@ type scannedLog struct {
 }
 
 // scanLog scans segs from file offset off of segs[first] on, calling fn
-// for each record, and finds where the log ends: where a segment's data
-// stops short of the next segment's base, or in the last segment. Records
-// in later segments do not make a short stop damage by themselves: one
-// unsynced group can span a roll, and write-back may have reached the new
-// segment's pages and not the old one's. checkWatermark tells that torn
-// tail from damage by the records' synced-through fields.
+// for each record, and finds where the log ends: in the last segment, or
+// in an earlier one followed only by empty segments. An earlier segment
+// that stops short while a later one holds records is damage: the engine
+// makes a segment's data durable before it writes any byte of the next
+// one, so a torn tail never spans a roll.
 func scanLog(segs []Segment, first int, off int64, fn func(name string, off int64, r *segment.Record) error) (scannedLog, error) {
 	var lg scannedLog
 	var sc segment.Scanner
@@ -97,10 +96,26 @@ func scanLog(segs []Segment, first int, off int64, fn func(name string, off int6
 		if i < len(segs)-1 && end == segs[i+1].Base {
 			continue
 		}
+		if i < len(segs)-1 && !allEmpty(segs[i+1:]) {
+			reason := fmt.Sprintf("segment data ends at log position %d (%v), but the next segment starts at %d and holds records", end, res.Reason, segs[i+1].Base)
+			if res.Invalid != nil {
+				reason += ": " + res.Invalid.Reason
+			}
+			return lg, &segment.CorruptionError{Segment: sg.Name, Offset: res.End, Reason: reason}
+		}
 		lg.end, lg.cut, lg.cutOff, lg.res = end, i, res.End, res
 		return lg, nil
 	}
 	return lg, fmt.Errorf("recovery: no segment to scan")
+}
+
+func allEmpty(segs []Segment) bool {
+	for _, sg := range segs {
+		if !segment.IsEnd(sg.File.Bytes()[segment.HeaderSize:]) {
+			return false
+		}
+	}
+	return true
 }
 
 // cutLog zeroes everything after the end found by scanLog, syncs the kept
