@@ -3,8 +3,8 @@ package crash
 import (
 	"bytes"
 	"fmt"
-	"slices"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/spooldb/spool/engine"
