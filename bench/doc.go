@@ -70,6 +70,68 @@
 // the final Sync in the device window but not in the timing. The counter is
 // the whole device's: other processes' writes count too.
 //
+// # Machine facts
+//
+// Every report starts with what a number depends on (Measure,
+// Config.Facts): platform and GOARM/GOAMD64 level, Go version, CPU model,
+// cores and GOMAXPROCS, RAM, kernel, the file system of the bench
+// directory with its mount options, the block device behind it (model or
+// driver, rotational or not, I/O scheduler, from /sys/block), the
+// durability mode of each workload, the event and record size, and the
+// sizes of the stores. What the machine does not show (non-Linux systems,
+// tmpfs, containers without sysfs) reads "unknown" rather than being left
+// out.
+//
+// # Small boards
+//
+// SmallConfig (`spool bench --small`) runs every workload at sizes for a
+// board with at most 2 GB of disk and 512 MB of RAM: 20,000 events per
+// append run (2,000 with one writer), W1 writers 1, 16 and 64, an L store
+// of 200 streams x 1,000 events, 200 W2 reads, 20 S2 subscribers and
+// 16 MiB segments. Config.PeakDiskBytes estimates the disk a run needs.
+//
+// # JSON reports
+//
+// `spool bench --json FILE` writes a Report: one JSON object with
+//
+//	schema         "spool-bench"
+//	version        1; it changes only when a field is removed or changes
+//	               meaning. Fields may be added within a version: readers
+//	               ignore what they do not know.
+//	started        RFC 3339 time; wall_s: seconds of all rounds
+//	spool_version  git describe of a release build, else the VCS revision or "devel"
+//	machine        Machine: goos, goarch, goarm, go_version, cpu_model, cpus,
+//	               gomaxprocs, memory_bytes (0 = unknown), kernel, fs_type,
+//	               fs_source, mount_point, mount_options, device,
+//	               device_number, disk, device_model, rotational
+//	               ("yes"/"no"/"unknown"), scheduler, device_error
+//	facts          [{name, value}]: the text header's lines, in order
+//	config         ConfigJSON: the sizes after defaults, small, engine
+//	               options (segment_bytes, index_slots…), peak_disk_bytes
+//	rounds         [[row…]…]: every round's rows in suite order
+//	summary        [row…]: medians over the rounds, plus rounds and spread
+//	incomplete     the error that stopped the run, absent when it finished
+//
+// A row (ResultJSON) has key (workload|params|durability), workload,
+// params, durability, raw, events, wall_s, events_per_s, payload_mb_per_s,
+// p50_ns, p99_ns, p999_ns, x_raw, device_bytes (-1 = unknown),
+// committed_bytes, device_bytes_per_committed_byte, x_base, base_name,
+// capped and notes. Units are in the names; 0 means "not measured" for
+// rates and latencies, and null stands for an unknown number (NaN).
+//
+// `spool bench compare A.json B.json` (Compare, WriteComparison) matches
+// rows by key and prints A's and B's medians of events/s, p50 and p99 with
+// each side's spread over its rounds, and B/A. A ratio within the two
+// spreads added is marked "~" (not significant, as benchstat prints it);
+// with one round on each side there is no noise estimate and the ratio is
+// marked "?". Rows only one side has are listed as such, and the facts in
+// which the reports differ are printed above the table.
+//
+// `spool bench --report DIR` (WriteHTMLReport) writes index.html with the
+// facts, the table and SVG charts drawn with gonum.org/v1/plot (W1 events/s
+// by writer count for the engine and raw-pre, latency quantiles per row,
+// W3 scan rates), and report.json beside them.
+//
 // Latencies are kept exactly (one time.Duration per operation, per writer,
 // merged and sorted at the end); quantiles are nearest-rank.
 package bench

@@ -9,54 +9,51 @@ import (
 	"strings"
 )
 
+// sysFacts fills what /proc does not already give; on Linux it does.
+func sysFacts(*Machine) {}
+
 // storageFacts describes the file system holding dir (from
 // /proc/self/mountinfo) and the block device behind it (from sysfs).
-func storageFacts(dir string) []Fact {
-	var facts []Fact
-	if fs := mountOf(dir); fs != "" {
-		facts = append(facts, Fact{"fs", fs})
-	}
+func storageFacts(m *Machine, dir string) {
+	mountOf(m, dir)
 	d, err := DeviceOf(dir)
 	if err != nil {
-		return append(facts, Fact{"device", "unknown (" + err.Error() + ")"})
+		m.DeviceErr = err.Error()
+		return
 	}
-	desc := fmt.Sprintf("/dev/%s (%d:%d)", d.Name, d.Major, d.Minor)
-	if d.Disk != d.Name {
-		desc += ", on disk " + d.Disk
-	}
+	m.Device, m.DeviceNumber, m.Disk = d.Name, fmt.Sprintf("%d:%d", d.Major, d.Minor), d.Disk
 	blk := "/sys/block/" + d.Disk
-	if m := readTrim(blk + "/device/model"); m != "" {
-		desc += ", model " + m
+	if mod := readTrim(blk + "/device/model"); mod != "" {
+		m.DeviceModel = "model " + mod
 	} else if drv, err := os.Readlink(blk + "/device/driver"); err == nil {
-		desc += ", driver " + filepath.Base(drv)
+		// Virtual disks (virtio, xen) have no model; the driver says what they are.
+		m.DeviceModel = "driver " + filepath.Base(drv)
 	}
 	switch readTrim(blk + "/queue/rotational") {
 	case "0":
-		desc += ", non-rotational"
+		m.Rotational = "no"
 	case "1":
-		desc += ", rotational"
+		m.Rotational = "yes"
 	}
-	if s := readTrim(blk + "/queue/scheduler"); s != "" {
-		desc += ", scheduler " + s
-	}
-	return append(facts, Fact{"device", desc})
+	m.Scheduler = readTrim(blk + "/queue/scheduler")
 }
 
 // mountOf finds dir's mount in /proc/self/mountinfo (the longest mount
-// point containing it) and prints "type source (options)".
-func mountOf(dir string) string {
+// point containing it) and records its type, source and options (the
+// mount's own, then the super block's after a ";").
+func mountOf(m *Machine, dir string) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
-		return ""
+		return
 	}
 	if real, err := filepath.EvalSymlinks(abs); err == nil {
 		abs = real
 	}
 	b, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
-		return ""
+		return
 	}
-	best, bestLen := "", -1
+	bestLen := -1
 	for _, line := range strings.Split(string(b), "\n") {
 		// id parent major:minor root mountpoint options [optional…] - type source superoptions
 		pre, post, ok := strings.Cut(line, " - ")
@@ -75,9 +72,9 @@ func mountOf(dir string) string {
 		if len(g) > 2 {
 			opts += "; " + g[2]
 		}
-		best, bestLen = fmt.Sprintf("%s %s on %s (%s)", g[0], g[1], mp, opts), len(mp)
+		m.FSType, m.FSSource, m.MountPoint, m.MountOptions = g[0], unescapeMount(g[1]), mp, opts
+		bestLen = len(mp)
 	}
-	return best
 }
 
 // unescapeMount undoes mountinfo's octal escapes (\040 for a space…).

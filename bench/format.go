@@ -87,6 +87,14 @@ func formatSecs(v float64) string {
 // TableColumns, then events (first round) and seconds (median), then with
 // more than one round the rounds and spread columns, then notes.
 func WriteTable(w io.Writer, rows []Row) error {
+	cells := TableCells(rows)
+	last := len(cells[0]) - 1
+	return writeAligned(w, cells, func(i int) bool { return i < 3 || i == last })
+}
+
+// TableCells returns WriteTable's cells, the head first: the text table
+// and the HTML report show the same columns.
+func TableCells(rows []Row) [][]string {
 	multi := false
 	for _, r := range rows {
 		if r.Rounds > 1 {
@@ -124,13 +132,24 @@ func WriteTable(w io.Writer, rows []Row) error {
 		}
 		cells = append(cells, append(c, notes))
 	}
+	return cells
+}
+
+// writeAligned prints cells (the first row is the head) as an aligned
+// Markdown table: columns where left(i) is true are left-aligned, the
+// others right-aligned (numbers), with a ":" in the separator line so
+// Markdown renderers align them too.
+func writeAligned(w io.Writer, cells [][]string, left func(i int) bool) error {
+	if len(cells) == 0 {
+		return nil
+	}
+	head := cells[0]
 	width := make([]int, len(head))
 	for _, row := range cells {
 		for i, c := range row {
 			width[i] = max(width[i], utf8.RuneCountInString(c))
 		}
 	}
-	left := func(i int) bool { return i < 3 || i == len(head)-1 }
 	var b strings.Builder
 	line := func(row []string) {
 		b.WriteString("|")
@@ -144,10 +163,10 @@ func WriteTable(w io.Writer, rows []Row) error {
 		}
 		b.WriteString("\n")
 	}
-	line(cells[0])
+	line(head)
 	b.WriteString("|")
 	for i := range head {
-		dash := strings.Repeat("-", width[i])
+		dash := strings.Repeat("-", max(width[i], 1))
 		if left(i) {
 			b.WriteString(" " + dash + " |")
 		} else {

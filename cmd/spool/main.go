@@ -1,7 +1,8 @@
 // Command spool is Spool's command line: run the benchmark suite, show a
 // store's statistics, dump its events.
 //
-//	spool bench [flags]              run the benchmark suite (W1–W4 and the raw baseline)
+//	spool bench [flags]              run the benchmark suite (W1–W5, S1–S2 and the raw baseline)
+//	spool bench compare A.json B.json  compare two --json results side by side
 //	spool stat DIR                   open a store and print its statistics
 //	spool dump DIR [flags]           print events, from the whole log or one stream
 //	spool verify DIR                 check every record, chain and index entry
@@ -26,7 +27,7 @@ type command struct {
 }
 
 var commands = []command{
-	{"bench", "[flags]", "run the benchmark suite (W1-W4 and the raw baseline) and print a table", runBench},
+	{"bench", "[flags] | compare A.json B.json", "run the benchmark suite (W1-W5, S1-S2, raw baseline); compare two --json results", runBench},
 	{"stat", "DIR", "open the store in DIR and print its statistics", runStat},
 	{"dump", "DIR [--stream S] [--from POS] [--limit N]", "print events of the whole log or of one stream", runDump},
 	{"verify", "DIR", "check every record, chain and index entry without changing anything", runVerify},

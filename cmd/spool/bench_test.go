@@ -1,0 +1,99 @@
+package main
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/spooldb/spool/bench"
+)
+
+func TestBenchSmallFlags(t *testing.T) {
+	br, err := parseBenchFlags([]string{"--small", "--dir", t.TempDir()}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := bench.SmallConfig()
+	c := br.cfg
+	if !br.small || c.Events != s.Events || c.EventsSingle != s.EventsSingle || !slices.Equal(c.Writers, s.Writers) ||
+		c.LoadStreams != s.LoadStreams || c.LoadPerStream != s.LoadPerStream || c.Options.SegmentSize != s.Options.SegmentSize ||
+		c.Subscribers != s.Subscribers || c.RawChunk != s.RawChunk {
+		t.Errorf("--small config %+v, want the sizes of %+v", c, s)
+	}
+	if c.PeakDiskBytes() > bench.SmallDiskBudget {
+		t.Errorf("--small needs %d MiB of disk", c.PeakDiskBytes()>>20)
+	}
+	// Explicit flags win over --small, in either order.
+	br, err = parseBenchFlags([]string{"--events", "2000", "--small", "--load", "10x100", "--segment-size", "1MiB", "--dir", t.TempDir()}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if br.cfg.Events != 2000 || br.cfg.LoadStreams != 10 || br.cfg.Options.SegmentSize != 1<<20 || !slices.Equal(br.cfg.Writers, s.Writers) {
+		t.Errorf("explicit flags with --small: %+v", br.cfg)
+	}
+	// Without --small, the defaults are the suite's.
+	br, err = parseBenchFlags([]string{"--dir", t.TempDir()}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if br.small || br.cfg.Events != bench.DefaultEvents || !slices.Equal(br.cfg.Writers, []int{1, 16, 256}) || br.cfg.Options.SegmentSize != 0 {
+		t.Errorf("default config %+v", br.cfg)
+	}
+	var help strings.Builder
+	parseBenchFlags([]string{"-h"}, &help)
+	for _, want := range []string{"-small", "200x1000", "16MiB", "-json", "-report", "spool bench compare"} {
+		if !strings.Contains(help.String(), want) {
+			t.Errorf("help lacks %q", want)
+		}
+	}
+	if _, err := parseBenchFlags([]string{"--json", "/nonexistent-dir/x.json"}, io.Discard); err == nil {
+		t.Error("--json into a missing directory accepted before the run")
+	}
+}
+
+// TestBenchJSONReportCompare runs a tiny suite twice with --json and
+// --report, then compares the two files.
+func TestBenchJSONReportCompare(t *testing.T) {
+	tmp := t.TempDir()
+	var paths []string
+	for _, name := range []string{"a", "b"} {
+		path := filepath.Join(tmp, name+".json")
+		report := filepath.Join(tmp, name+"-report")
+		code, o, e := runCmd("bench", "--dir", tmp, "--only", "W1", "--writers", "1,4", "--events", "40", "--single-events", "20",
+			"--segment-size", "1MiB", "--settle", "0", "--rounds", "2", "--json", path, "--report", report)
+		if code != 0 {
+			t.Fatalf("bench: %d\n%s\n%s", code, o, e)
+		}
+		for _, want := range []string{"# fs:", "# device:", "# durability:", "# event:", "# store:", "| W1 "} {
+			if !strings.Contains(o, want) {
+				t.Errorf("bench output lacks %q:\n%s", want, o)
+			}
+		}
+		for _, f := range []string{"index.html", "throughput.svg", "latency.svg", "report.json"} {
+			if _, err := os.Stat(filepath.Join(report, f)); err != nil {
+				t.Error(err)
+			}
+		}
+		paths = append(paths, path)
+	}
+	code, o, e := runCmd("bench", "compare", paths[0], paths[1])
+	if code != 0 {
+		t.Fatalf("compare: %d\n%s\n%s", code, o, e)
+	}
+	for _, want := range []string{"# A: ", "# B: ", "| W1 ", "C=4", "SyncEachCommit", "raw-pre", "2/2", "geomean"} {
+		if !strings.Contains(o, want) {
+			t.Errorf("compare output lacks %q:\n%s", want, o)
+		}
+	}
+	if code, _, e := runCmd("bench", "compare", paths[0]); code != 1 || !strings.Contains(e, "two report files") {
+		t.Errorf("compare with one file: %d %q", code, e)
+	}
+	bad := filepath.Join(tmp, "bad.json")
+	os.WriteFile(bad, []byte(`{"schema":"x"}`), 0o644)
+	if code, _, e := runCmd("bench", "compare", paths[0], bad); code != 1 || !strings.Contains(e, "not a spool bench report") {
+		t.Errorf("compare with a foreign file: %d %q", code, e)
+	}
+}
