@@ -1,6 +1,7 @@
 package crash
 
 import (
+	"math"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -8,7 +9,8 @@ import (
 	"time"
 )
 
-// TestRandomCrashStates runs -crash.states seeded random crash states,
+// TestRandomCrashStates runs -crash.states seeded random crash states (or
+// as many as -crash.soak allows),
 // starting at -crash.seed, spread over GOMAXPROCS goroutines (states are
 // independent; each has its own FS and store).
 func TestRandomCrashStates(t *testing.T) {
@@ -18,6 +20,10 @@ func TestRandomCrashStates(t *testing.T) {
 	}
 	base := baseSeed()
 	start := time.Now()
+	var deadline time.Time
+	if *flagSoak > 0 {
+		n, deadline = math.MaxInt, start.Add(*flagSoak)
+	}
 	var (
 		next   atomic.Int64
 		stop   atomic.Bool
@@ -32,7 +38,7 @@ func TestRandomCrashStates(t *testing.T) {
 			defer wg.Done()
 			for !stop.Load() {
 				i := next.Add(1) - 1
-				if i >= int64(n) {
+				if i >= int64(n) || (!deadline.IsZero() && time.Now().After(deadline)) {
 					return
 				}
 				st := randomState(base + uint64(i))
@@ -53,7 +59,7 @@ func TestRandomCrashStates(t *testing.T) {
 	}
 	d := time.Since(start)
 	t.Logf("%d states (seeds %d-%d) in %v, %.0f states/s: %d acknowledged events checked, %d lost, %d corrupt returned",
-		total.states, base, base+uint64(n)-1, d.Round(time.Millisecond), float64(total.states)/d.Seconds(), total.acked, total.lost, total.corrupt)
+		total.states, base, base+uint64(total.states)-1, d.Round(time.Millisecond), float64(total.states)/d.Seconds(), total.acked, total.lost, total.corrupt)
 }
 
 type stateFailure struct {

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spooldb/spool/engine"
 	"github.com/spooldb/spool/mmapfile/simfs"
 )
 
@@ -54,4 +55,50 @@ func TestSystematicCrashPoints(t *testing.T) {
 	d := time.Since(start)
 	t.Logf("%d states in %v: %d acknowledged events checked, %d lost, %d corrupt returned",
 		total.states, d.Round(time.Millisecond), total.acked, total.lost, total.corrupt)
+}
+
+// TestCrashDuringRecovery cuts the power inside recovery: the workload is
+// crashed at a few points, then the Open that recovers it is itself cut
+// after its j-th storage operation, for every j until it completes, and
+// settled at random; a second recovery must still hold every acknowledged
+// event (recovery is idempotent under crashes, not only between them).
+func TestCrashDuringRecovery(t *testing.T) {
+	base := state{
+		seed:  7,
+		w:     workload{segSize: 64 << 10, workers: 2, perWorker: 25, phases: 1, streams: 3},
+		slots: 16,
+	}
+	var total tally
+	points := 0
+	for _, k := range []int64{40, 90, 150, 1 << 30} {
+		for j := int64(1); ; j++ {
+			st := base
+			st.freezeAt = k
+			m, fs, s := st.workload()
+			fs.Freeze()
+			if s != nil {
+				_ = s.Close()
+			}
+			r := rand.New(rand.NewPCG(uint64(k), uint64(j)))
+			after := fs.Crash(r, simfs.Random)
+			after.FreezeAfter(j)
+			if s2, err := engine.Open("crash", st.options(after)); err == nil {
+				_ = s2.Close()
+			}
+			completed := !after.Frozen()
+			total.add(st.recoverAndCheck(after.Crash(r, simfs.Random), r, m))
+			points++
+			if err := m.err(); err != nil {
+				t.Fatalf("workload cut after operation %d, its recovery cut after operation %d:\n\t%v", k, j, err)
+			}
+			if completed {
+				break
+			}
+		}
+	}
+	t.Logf("%d states, crashed inside recovery: %d acknowledged events checked, %d lost, %d corrupt returned",
+		total.states, total.acked, total.lost, total.corrupt)
+	if points < 10 {
+		t.Fatalf("only %d crash points inside recovery: the recoveries did almost nothing", points)
+	}
 }

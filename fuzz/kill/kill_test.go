@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -18,6 +19,7 @@ import (
 
 var (
 	flagCycles = flag.Int("kill.cycles", 40, "SIGKILL cycles")
+	flagSoak   = flag.Duration("kill.soak", 0, "run kill cycles for this long instead of -kill.cycles of them")
 	flagSeed   = flag.Uint64("kill.seed", 0, "seed of the kill schedule (0: from the clock)")
 )
 
@@ -53,7 +55,17 @@ func TestSIGKILL(t *testing.T) {
 		m.acked[i] = -1
 	}
 	var stats cycleStats
-	for cycle := range *flagCycles {
+	cycles := *flagCycles
+	deadline := time.Time{}
+	if *flagSoak > 0 {
+		cycles, deadline = math.MaxInt, time.Now().Add(*flagSoak)
+	}
+	done := 0
+	for cycle := range cycles {
+		if !deadline.IsZero() && time.Now().After(deadline) {
+			break
+		}
+		done++
 		mode := engine.SyncEachCommit
 		if cycle%3 == 2 {
 			mode = engine.NoSync
@@ -66,7 +78,7 @@ func TestSIGKILL(t *testing.T) {
 		}
 	}
 	t.Logf("%d SIGKILL cycles (%d during open/recovery): %d acknowledged appends, %d events checked, %d recoveries cut a torn tail, lost 0, corrupt returned 0",
-		*flagCycles, stats.earlyKills, m.acks, stats.checked, stats.torn)
+		done, stats.earlyKills, m.acks, stats.checked, stats.torn)
 	if m.acks == 0 {
 		t.Fatal("no append was ever acknowledged: the cycles tested nothing")
 	}
