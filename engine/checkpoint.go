@@ -32,6 +32,9 @@ func (s *Store) checkpointDue(at uint64) bool {
 // under which appends update the index). It runs inside mmapfile.Guard.
 // A failed flush is a failed write-back: the caller fails the store.
 func (s *Store) checkpoint(at uint64) error {
+	if err := s.usable(); err != nil {
+		return err // nothing is written after a failure
+	}
 	if err := s.index.Flush(at, false); err != nil {
 		return err
 	}

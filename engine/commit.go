@@ -205,6 +205,12 @@ func (s *Store) apply(w commitWork) {
 func (s *Store) syncTo(target uint64) error {
 	s.syncMu.Lock()
 	defer s.syncMu.Unlock()
+	// After a failed msync the kernel may have marked the lost pages
+	// clean: msyncing them again would "succeed". So a failure is sticky,
+	// recorded before syncMu is released, and no later caller syncs.
+	if p := s.failure.Load(); p != nil {
+		return *p
+	}
 	if target <= s.synced {
 		return nil
 	}
@@ -229,7 +235,7 @@ func (s *Store) syncTo(target uint64) error {
 			err = seg.file.Sync(seg.offset(lo), n)
 		}
 		if err != nil {
-			return &fatalError{err}
+			return s.fail(&fatalError{err})
 		}
 	}
 	s.stats.msyncs.observe(uint64(time.Since(start).Microseconds()))

@@ -244,7 +244,16 @@ func (s *Store) openIndex(list segmentList) error {
 			return nil
 		}
 		// Replay checks everything before it changes anything, and what
-		// it changes (the cut tail) Rebuild cuts the same way.
+		// it changes (the cut tail) Rebuild cuts the same way. If it got
+		// as far as removing empty trailing segments, Rebuild must not
+		// look for them.
+		if n := rep.RemovedSegments; n > 0 {
+			for _, m := range list[len(list)-n:] {
+				m.release()
+			}
+			list = list[:len(list)-n]
+			s.segs.Store(&list)
+		}
 	}
 	_ = ix.Close()
 	return s.recover(list, cp)
@@ -355,7 +364,16 @@ func (s *Store) Sync() error {
 		// that returned before it.
 		return s.waitCommitted()
 	}
+	// Shared lifeMu: Close's final sync and clean flush, which hold it
+	// exclusively, come after this Sync's checkpoint, never before it, and
+	// the files stay open meanwhile.
+	s.lifeMu.RLock()
+	defer s.lifeMu.RUnlock()
 	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return ErrClosed
+	}
 	target := s.written
 	s.mu.Unlock()
 	if err := s.syncTo(target); err != nil {
@@ -409,6 +427,9 @@ func (s *Store) Close() error {
 	<-s.spareDone
 	s.dropSpare() // a prepared spare stays on disk for the next Open
 
+	// Exclusive lifeMu from here: a Sync still running (it holds lifeMu
+	// shared) finishes its checkpoint before the clean flush below.
+	s.lifeMu.Lock()
 	var err error
 	if s.failure.Load() == nil {
 		err = mmapfile.Guard(func() error {
@@ -418,8 +439,6 @@ func (s *Store) Close() error {
 			return s.index.Flush(end, true)
 		})
 	}
-
-	s.lifeMu.Lock()
 	s.closed.Store(true)
 	s.releaseFiles()
 	s.lifeMu.Unlock()

@@ -115,9 +115,6 @@ func Encode(dst []byte, r *Record) (int, error) {
 	return n, nil
 }
 
-// checksum is the record checksum of b, the bytes [8, size) of a record:
-// their xxhash64, except that a hash of zero is stored as one, so that a
-// zeroed checksum field never verifies.
 // covered is what a record's checksum covers: everything after the
 // checksum field itself up to the record's size, header included.
 func covered(b []byte, size int64) []byte {
@@ -127,6 +124,9 @@ func covered(b []byte, size int64) []byte {
 	return b[8:size]
 }
 
+// checksum is the record checksum of b, the bytes [8, size) of a record:
+// their xxhash64, except that a hash of zero is stored as one, so that a
+// zeroed checksum field never verifies.
 func checksum(b []byte) uint64 {
 	if sum := xxhash.Sum64(b); sum != 0 {
 		return sum
