@@ -277,6 +277,10 @@ func TestRecoveryUsesIndexCheckpoint(t *testing.T) {
 	flipByte(t, dir, last.Position)
 	_, err := Open(dir, opts)
 	wantErrIs(t, err, ErrCorrupt)
+	// The failed Open must keep its evidence: a second Open refuses too,
+	// rather than cutting the damage as a torn tail.
+	_, err = Open(dir, opts)
+	wantErrIs(t, err, ErrCorrupt)
 }
 
 // TestRecoveryCutsTornGroup: records of a group that was never synced may

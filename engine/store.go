@@ -261,7 +261,9 @@ func (s *Store) openIndex(list segmentList) error {
 
 // recover scans the log, cuts an unacknowledged tail and rebuilds the index.
 func (s *Store) recover(list segmentList, durable uint64) error {
-	_ = s.fs.Remove(indexName) // derived data; absent is fine
+	// The old index stays until Rebuild replaces it, which it does only
+	// after every check passed: when Rebuild refuses damage, the old
+	// index's checkpoint must still be there to prove it next time.
 	ix, rep, err := recovery.Rebuild(s.fs, recoverySegments(list), indexName, s.opts.IndexSlots, durable)
 	if err != nil {
 		return err

@@ -40,8 +40,9 @@ type head struct {
 // checkpoint), or 0. If the log ends before what is known durable — by
 // durable, or by the synced-through field of a record found after the end
 // — the end is damage, not a torn tail: Rebuild fails with a
-// *segment.CorruptionError and changes nothing. The caller removes any old
-// index first and runs Rebuild inside mmapfile.Guard. Removed trailing
+// *segment.CorruptionError and changes nothing. An old index called
+// indexName is replaced (atomically, by rename) only once every check has
+// passed. The caller runs Rebuild inside mmapfile.Guard. Removed trailing
 // segments are the last Report.RemovedSegments of segs; their files are
 // deleted but the caller still closes them.
 func Rebuild(fs mmapfile.FS, segs []Segment, indexName string, minSlots, durable uint64) (*hashindex.Index, Report, error) {
