@@ -61,7 +61,6 @@ type logReader struct {
 	seg      *mappedSegment
 	segEnd   uint64 // where seg's data ends: the next segment's base
 	buf      [readChunk]segment.Record
-	strings  stringCache
 	filter   *Filter
 	key      segment.Key // of the record being looked at
 	peeked   segment.Record
@@ -167,35 +166,14 @@ const systemFlags = segment.FlagMetadata | segment.FlagDeleted | segment.FlagTom
 
 func (lr *logReader) event(r *segment.Record) RecordedEvent {
 	return RecordedEvent{
-		Stream:   lr.strings.get(r.Stream),
+		Stream:   lr.s.names.get(r.Stream),
 		Version:  r.Version,
 		Position: r.Position,
 		Next:     r.End(),
 		Time:     time.Unix(0, r.Timestamp),
 		ID:       r.ID,
-		Type:     lr.strings.get(r.Type),
+		Type:     lr.s.names.get(r.Type),
 		Data:     nilIfEmpty(r.Data),
 		Metadata: nilIfEmpty(r.Metadata),
 	}
-}
-
-// stringCache interns stream IDs and event types met by a log scan, so a
-// scan allocates once per distinct string, not once per event. It is
-// bounded: past maxCachedStrings it starts over.
-type stringCache struct {
-	m map[string]string
-}
-
-const maxCachedStrings = 1 << 14
-
-func (c *stringCache) get(b []byte) string {
-	if s, ok := c.m[string(b)]; ok {
-		return s
-	}
-	if c.m == nil || len(c.m) >= maxCachedStrings {
-		c.m = make(map[string]string, 256)
-	}
-	s := string(b)
-	c.m[s] = s
-	return s
 }

@@ -34,6 +34,8 @@ type Store struct {
 	durablePos atomic.Uint64
 	// checkpointed is the index's last checkpoint (see checkpoint.go).
 	checkpointed atomic.Uint64
+	// names interns stream IDs and event types for log reads.
+	names nameTable
 	// failure holds the error that put the store into its failed state.
 	failure atomic.Pointer[error]
 	closed  atomic.Bool
