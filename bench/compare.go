@@ -150,17 +150,7 @@ func sides(rep *Report) (map[string]*Side, []string) {
 		}
 		rounds = [][]Result{only}
 	}
-	groups := map[string][]Result{}
-	var order []string
-	for _, round := range rounds {
-		for _, r := range round {
-			k := r.Key()
-			if _, ok := groups[k]; !ok {
-				order = append(order, k)
-			}
-			groups[k] = append(groups[k], r)
-		}
-	}
+	order, groups := groupByKey(rounds)
 	out := make(map[string]*Side, len(groups))
 	for k, g := range groups {
 		s := &Side{First: g[0], Rounds: len(g)}

@@ -177,9 +177,9 @@ type Row struct {
 	Spread float64 // (max - min) / 2 / median of events/s (or p50 when there is no rate); NaN with one round
 }
 
-// Summarize folds rounds of results into one row per workload, in the
-// order rows first appear.
-func Summarize(rounds [][]Result) []Row {
+// groupByKey gathers the rounds' results by row key, keys in the order
+// they first appear.
+func groupByKey(rounds [][]Result) ([]string, map[string][]Result) {
 	var keys []string
 	groups := map[string][]Result{}
 	for _, round := range rounds {
@@ -191,6 +191,13 @@ func Summarize(rounds [][]Result) []Row {
 			groups[k] = append(groups[k], res)
 		}
 	}
+	return keys, groups
+}
+
+// Summarize folds rounds of results into one row per workload, in the
+// order rows first appear.
+func Summarize(rounds [][]Result) []Row {
+	keys, groups := groupByKey(rounds)
 	rows := make([]Row, 0, len(keys))
 	for _, k := range keys {
 		g := groups[k]

@@ -16,30 +16,20 @@ import (
 // faultyFS fails every file Sync once failSyncs is set, and every WriteAt
 // once failWrites is set.
 type faultyFS struct {
-	mmapfile.FS
+	wrapFS
 	failSyncs  atomic.Bool
 	failWrites atomic.Bool
+}
+
+func newFaultyFS(base mmapfile.FS) *faultyFS {
+	f := &faultyFS{}
+	f.wrapFS = wrapFS{base, func(file mmapfile.File) mmapfile.File { return &faultyFile{file, f} }}
+	return f
 }
 
 type faultyFile struct {
 	mmapfile.File
 	fs *faultyFS
-}
-
-func (f *faultyFS) Create(name string, size int64) (mmapfile.File, error) {
-	file, err := f.FS.Create(name, size)
-	if err != nil {
-		return nil, err
-	}
-	return &faultyFile{file, f}, nil
-}
-
-func (f *faultyFS) Open(name string) (mmapfile.File, error) {
-	file, err := f.FS.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	return &faultyFile{file, f}, nil
 }
 
 func (f *faultyFile) Sync(off, n int64) error {
@@ -65,7 +55,7 @@ func TestWriteErrorFailsStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ffs := &faultyFS{FS: base}
+	ffs := newFaultyFS(base)
 	s := openT(t, dir, &Options{Storage: ffs})
 	for i := range 10 {
 		appendT(t, s, "a", int64(i)-1, ev(fmt.Sprint(i)))
@@ -97,7 +87,7 @@ func TestSyncErrorFailsStore(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ffs := &faultyFS{FS: base}
+			ffs := newFaultyFS(base)
 			s := openT(t, dir, &Options{Storage: ffs, Durability: d})
 			for i := range 10 {
 				appendT(t, s, "a", int64(i)-1, ev(fmt.Sprint(i)))

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/spooldb/spool/mmapfile"
 	"testing"
 )
 
@@ -83,4 +84,27 @@ func sameEvent(a, b RecordedEvent) error {
 			a.Stream, a.Version, a.Position, a.Type, a.Data, b.Stream, b.Version, b.Position, b.Type, b.Data)
 	}
 	return nil
+}
+
+// wrapFS is storage whose files pass through wrap when created or opened:
+// the base of the test spies that intercept file calls.
+type wrapFS struct {
+	mmapfile.FS
+	wrap func(mmapfile.File) mmapfile.File
+}
+
+func (w *wrapFS) Create(name string, size int64) (mmapfile.File, error) {
+	f, err := w.FS.Create(name, size)
+	if err != nil {
+		return nil, err
+	}
+	return w.wrap(f), nil
+}
+
+func (w *wrapFS) Open(name string) (mmapfile.File, error) {
+	f, err := w.FS.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	return w.wrap(f), nil
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"slices"
 	"sync/atomic"
 
@@ -60,7 +61,7 @@ type segmentList []*mappedSegment
 // find returns the segment whose space holds pos, or nil.
 func (l segmentList) find(pos uint64) *mappedSegment {
 	i, found := slices.BinarySearchFunc(l, pos, func(s *mappedSegment, p uint64) int {
-		return cmpUint64(s.base, p)
+		return cmp.Compare(s.base, p)
 	})
 	if !found {
 		i-- // the last segment starting before pos
@@ -131,20 +132,10 @@ func (v *readView) close() { v.releaseExcept(nil) }
 func (s *Store) segmentEnd(seg *mappedSegment) uint64 {
 	list := *s.segs.Load()
 	i, found := slices.BinarySearchFunc(list, seg.base, func(m *mappedSegment, base uint64) int {
-		return cmpUint64(m.base, base)
+		return cmp.Compare(m.base, base)
 	})
 	if found && i+1 < len(list) {
 		return list[i+1].base
 	}
 	return seg.limit()
-}
-
-func cmpUint64(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

@@ -88,7 +88,7 @@ func checkHotStream(t *testing.T, s *Store, n int) {
 // records stay staged or in flight as long as the test needs; and it keeps
 // per file a copy of what each Sync made durable.
 type gatedFS struct {
-	mmapfile.FS
+	wrapFS
 	gate    chan struct{} // WriteAt waits for it to be closed (nil: no wait)
 	entered chan struct{} // receives once per WriteAt that waits
 
@@ -99,22 +99,6 @@ type gatedFS struct {
 type gatedFile struct {
 	mmapfile.File
 	fs *gatedFS
-}
-
-func (g *gatedFS) Create(name string, size int64) (mmapfile.File, error) {
-	f, err := g.FS.Create(name, size)
-	if err != nil {
-		return nil, err
-	}
-	return &gatedFile{f, g}, nil
-}
-
-func (g *gatedFS) Open(name string) (mmapfile.File, error) {
-	f, err := g.FS.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	return &gatedFile{f, g}, nil
 }
 
 func (f *gatedFile) WriteAt(p []byte, off int64) error {
@@ -166,7 +150,8 @@ func newGatedFS(t *testing.T, gated bool) (*gatedFS, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := &gatedFS{FS: base, durable: map[string][]byte{}}
+	g := &gatedFS{durable: map[string][]byte{}}
+	g.wrapFS = wrapFS{base, func(f mmapfile.File) mmapfile.File { return &gatedFile{f, g} }}
 	if gated {
 		g.gate = make(chan struct{})
 		g.entered = make(chan struct{}, 16)

@@ -15,29 +15,13 @@ import (
 // slowSyncFS makes the first armed segment Sync take a while, so that a
 // second caller queues behind it.
 type slowSyncFS struct {
-	*simfs.FS
+	wrapFS
 	armed atomic.Bool
 }
 
 type slowSyncFile struct {
 	mmapfile.File
 	fs *slowSyncFS
-}
-
-func (f *slowSyncFS) Create(name string, size int64) (mmapfile.File, error) {
-	file, err := f.FS.Create(name, size)
-	if err != nil {
-		return nil, err
-	}
-	return slowSyncFile{file, f}, nil
-}
-
-func (f *slowSyncFS) Open(name string) (mmapfile.File, error) {
-	file, err := f.FS.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	return slowSyncFile{file, f}, nil
 }
 
 func (f slowSyncFile) Sync(off, n int64) error {
@@ -54,7 +38,9 @@ func (f slowSyncFile) Sync(off, n int64) error {
 // too, not report success and checkpoint the index over lost records.
 func TestSyncAfterFailedSyncFails(t *testing.T) {
 	for seed := range uint64(4) {
-		fs := &slowSyncFS{FS: simfs.New(simfs.Config{Seed: seed})}
+		sim := simfs.New(simfs.Config{Seed: seed})
+		fs := &slowSyncFS{}
+		fs.wrapFS = wrapFS{sim, func(f mmapfile.File) mmapfile.File { return slowSyncFile{f, fs} }}
 		s, err := Open("syncrace", &Options{Storage: fs, Durability: NoSync, SegmentSize: 64 << 10, IndexSlots: 16})
 		if err != nil {
 			t.Fatal(err)
@@ -62,7 +48,7 @@ func TestSyncAfterFailedSyncFails(t *testing.T) {
 		for i := range 20 {
 			appendT(t, s, "a", int64(i)-1, ev("x"))
 		}
-		fs.FailNth(simfs.OpSync, 1)
+		sim.FailNth(simfs.OpSync, 1)
 		fs.armed.Store(true)
 		first := make(chan error, 1)
 		go func() { first <- s.Sync() }()

@@ -2,6 +2,7 @@ package fuzz
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -369,7 +370,7 @@ func verifyEvents(dir string, evs []seenEvent) error {
 		return err
 	}
 	for _, e := range evs {
-		i, found := slices.BinarySearchFunc(segs, e.pos, func(s segFile, p uint64) int { return cmpU64(s.base, p) })
+		i, found := slices.BinarySearchFunc(segs, e.pos, func(s segFile, p uint64) int { return cmp.Compare(s.base, p) })
 		if !found {
 			i--
 		}

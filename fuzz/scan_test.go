@@ -2,6 +2,7 @@ package fuzz
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -84,19 +85,9 @@ func checkScan(dir string, body1, body2 []byte, base, gap, durable uint64, mode 
 		return "header", nil
 	}
 	// The engine lists segments by name, so in base order and unique.
-	slices.SortFunc(imgs, func(a, b segImage) int { return cmpU64(a.base, b.base) })
+	slices.SortFunc(imgs, func(a, b segImage) int { return cmp.Compare(a.base, b.base) })
 	imgs = slices.CompactFunc(imgs, func(a, b segImage) bool { return a.base == b.base })
 	return rebuildImages(dir, imgs, durable)
-}
-
-func cmpU64(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // scanStats is what a consistent scan of one segment found.

@@ -2,6 +2,7 @@ package recovery
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"os"
 	"slices"
@@ -244,14 +245,8 @@ func buildIndex(fs mmapfile.FS, segs []Segment, name string, minSlots uint64, he
 	}
 	var r segment.Record
 	for stream, h := range heads {
-		match := func(e hashindex.Entry) (bool, error) {
-			if err := readAt(segs, e.Tail, &r); err != nil {
-				return false, err
-			}
-			return string(r.Stream) == stream, nil
-		}
 		e := hashindex.Entry{Tail: h.tail, Version: h.version, State: hashindex.Live}
-		if err := ix.Put(hashindex.FingerprintString(stream), e, match); err != nil {
+		if err := ix.Put(hashindex.FingerprintString(stream), e, streamAt(segs, stream, &r)); err != nil {
 			_ = ix.Close()
 			return nil, err
 		}
@@ -265,17 +260,20 @@ func buildIndex(fs mmapfile.FS, segs []Segment, name string, minSlots uint64, he
 	return ix, nil
 }
 
+// streamAt confirms an index entry for stream: the record at its tail in
+// segs (decoded into r) must belong to stream.
+func streamAt(segs []Segment, stream string, r *segment.Record) hashindex.MatchFunc {
+	return func(e hashindex.Entry) (bool, error) {
+		if err := readAt(segs, e.Tail, r); err != nil {
+			return false, err
+		}
+		return string(r.Stream) == stream, nil
+	}
+}
+
 // readAt decodes the record at log position pos.
 func readAt(segs []Segment, pos uint64, r *segment.Record) error {
-	i, found := slices.BinarySearchFunc(segs, pos, func(s Segment, p uint64) int {
-		switch {
-		case s.Base < p:
-			return -1
-		case s.Base > p:
-			return 1
-		}
-		return 0
-	})
+	i, found := slices.BinarySearchFunc(segs, pos, func(s Segment, p uint64) int { return cmp.Compare(s.Base, p) })
 	if !found {
 		i--
 	}

@@ -80,12 +80,9 @@ func planSegment(fsys mmapfile.FS, s segName, off int64) (int64, int, int64, err
 // countValid counts the records at or after file offset from that verify in
 // place.
 func countValid(data []byte, base uint64, from int64) int {
-	var r segment.Record
 	n := 0
-	for off := nextValid(data, base, from); off >= 0; {
-		l, _ := segment.Decode(data, off, base+uint64(off-segment.HeaderSize), &r)
+	for range validRecords(data, base, from) {
 		n++
-		off = nextValid(data, base, off+int64(l))
 	}
 	return n
 }

@@ -53,12 +53,7 @@ func Replay(fs mmapfile.FS, segs []Segment, ix *hashindex.Index) (Report, error)
 	heads := make(map[string]*replayHead)
 	var rec segment.Record
 	lookup := func(stream []byte) (hashindex.Entry, bool, error) {
-		return ix.Lookup(hashindex.FingerprintOf(stream), func(e hashindex.Entry) (bool, error) {
-			if err := readAt(segs, e.Tail, &rec); err != nil {
-				return false, err
-			}
-			return string(rec.Stream) == string(stream), nil
-		})
+		return ix.Lookup(hashindex.FingerprintOf(stream), streamAt(segs, string(stream), &rec))
 	}
 	lg, err := scanLog(segs, first, segment.HeaderSize+int64(cp-segs[first].Base), func(name string, off int64, r *segment.Record) error {
 		h, ok := heads[string(r.Stream)]
@@ -135,14 +130,8 @@ func Replay(fs mmapfile.FS, segs []Segment, ix *hashindex.Index) (Report, error)
 	}
 	kept := segs[:lg.cut+1]
 	for stream, h := range heads {
-		match := func(e hashindex.Entry) (bool, error) {
-			if err := readAt(kept, e.Tail, &rec); err != nil {
-				return false, err
-			}
-			return string(rec.Stream) == stream, nil
-		}
 		e := hashindex.Entry{Tail: h.tail, Version: h.version, State: hashindex.Live}
-		if err := ix.Put(hashindex.FingerprintString(stream), e, match); err != nil {
+		if err := ix.Put(hashindex.FingerprintString(stream), e, streamAt(kept, stream, &rec)); err != nil {
 			return rep, err
 		}
 	}

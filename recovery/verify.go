@@ -1,6 +1,7 @@
 package recovery
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 
@@ -223,14 +224,14 @@ func (v *verifier) addLost(lo, hi uint64) {
 	if hi <= lo {
 		return
 	}
-	i, _ := slices.BinarySearchFunc(v.lost, lo, func(s lostSpan, p uint64) int { return cmpU64(s.lo, p) })
+	i, _ := slices.BinarySearchFunc(v.lost, lo, func(s lostSpan, p uint64) int { return cmp.Compare(s.lo, p) })
 	v.lost = slices.Insert(v.lost, i, lostSpan{lo, hi})
 }
 
 // isLost reports whether pos lies in bytes that could not be read, so that
 // a pointer to it is explained by damage already reported.
 func (v *verifier) isLost(pos uint64) bool {
-	i, _ := slices.BinarySearchFunc(v.lost, pos, func(s lostSpan, p uint64) int { return cmpU64(s.lo, p) })
+	i, _ := slices.BinarySearchFunc(v.lost, pos, func(s lostSpan, p uint64) int { return cmp.Compare(s.lo, p) })
 	// Spans may overlap; any starting at or before pos may hold it.
 	for j := min(i, len(v.lost)-1); j >= 0; j-- {
 		if s := v.lost[j]; s.lo <= pos && pos < s.hi {
@@ -243,7 +244,7 @@ func (v *verifier) isLost(pos uint64) bool {
 // locate returns the usable segment whose space holds pos and the file
 // offset of pos in it.
 func (v *verifier) locate(pos uint64) (*vseg, int64, bool) {
-	i, found := slices.BinarySearchFunc(v.segs, pos, func(s vseg, p uint64) int { return cmpU64(s.base, p) })
+	i, found := slices.BinarySearchFunc(v.segs, pos, func(s vseg, p uint64) int { return cmp.Compare(s.base, p) })
 	if !found {
 		i--
 	}
@@ -265,14 +266,4 @@ func (v *verifier) progressAt(done int64) {
 	}
 	v.reported = done
 	v.opts.Progress(done, v.total)
-}
-
-func cmpU64(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

@@ -2,7 +2,6 @@ package recovery
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
 	"os"
 
@@ -148,24 +147,10 @@ func stopReason(res segment.ScanResult, stop, next int64, durable uint64, pos fu
 }
 
 // nextValid returns the file offset of the first record at or after from
-// (8-byte aligned) that verifies in place, or -1. Like probeSyncedThrough
-// it only decodes where the position field matches, and skips zero pages.
+// that verifies in place, or -1.
 func nextValid(data []byte, base uint64, from int64) int64 {
-	page := int64(os.Getpagesize())
-	zero := make([]byte, page)
-	var r segment.Record
-	for off := (from + 7) &^ 7; off+segment.RecordHeaderSize <= int64(len(data)); {
-		if off%page == 0 && zeroPage(data, off, page, zero) {
-			off += page
-			continue
-		}
-		pos := base + uint64(off-segment.HeaderSize)
-		if binary.LittleEndian.Uint64(data[off+16:]) == pos {
-			if _, err := segment.Decode(data, off, pos, &r); err == nil {
-				return off
-			}
-		}
-		off += 8
+	for off := range validRecords(data, base, from) {
+		return off
 	}
 	return -1
 }

@@ -22,13 +22,9 @@ func runDump(args []string, stdout, stderr io.Writer) error {
 		limit    = fs.Int64("limit", 0, "print at most this many events (0: all)")
 		backward = fs.Bool("backward", false, "with --stream, read newest first")
 	)
-	pos, err := parseArgs(fs, args)
+	dir, err := parseDirArg(fs, args)
 	if err != nil {
 		return err
-	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return fmt.Errorf("%w: want one DIR", errUsage)
 	}
 	if *backward && *stream == "" {
 		return fmt.Errorf("%w: --backward needs --stream", errUsage)
@@ -42,7 +38,7 @@ func runDump(args []string, stdout, stderr io.Writer) error {
 	if *stream == "" && *from < 0 {
 		return fmt.Errorf("%w: --from must be a log position (>= 0)", errUsage)
 	}
-	s, err := openExisting(pos[0])
+	s, err := openExisting(dir)
 	if err != nil {
 		return err
 	}

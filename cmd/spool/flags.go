@@ -91,3 +91,16 @@ func parseList(s string) []string {
 	}
 	return out
 }
+
+// parseDirArg parses args for a command that takes exactly one DIR.
+func parseDirArg(fs *flag.FlagSet, args []string) (string, error) {
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return "", err
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return "", fmt.Errorf("%w: want one DIR", errUsage)
+	}
+	return pos[0], nil
+}

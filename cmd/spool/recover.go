@@ -17,15 +17,10 @@ const maxCuts = 16
 func runRecover(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("recover", "DIR [--truncate]", stderr)
 	truncate := fs.Bool("truncate", false, "cut the log at damage below acknowledged data (the damaged segment is copied aside first)")
-	pos, err := parseArgs(fs, args)
+	dir, err := parseDirArg(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return fmt.Errorf("%w: want one DIR", errUsage)
-	}
-	dir := pos[0]
 	var cuts []recovery.TruncatePlan
 	for {
 		s, err := openExisting(dir)

@@ -14,15 +14,10 @@ import (
 func runStat(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("stat", "DIR [--count]", stderr)
 	count := fs.Bool("count", false, "also scan the whole log and count events and bytes")
-	pos, err := parseArgs(fs, args)
+	dir, err := parseDirArg(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return fmt.Errorf("%w: want one DIR", errUsage)
-	}
-	dir := pos[0]
 	before, err := storeFiles(dir)
 	if err != nil {
 		return err

@@ -17,13 +17,9 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 		maxProblems = fs.Int("max-problems", 100, "list at most this many problems (the rest are only counted)")
 		quiet       = fs.Bool("quiet", false, "no progress output")
 	)
-	pos, err := parseArgs(fs, args)
+	dir, err := parseDirArg(fs, args)
 	if err != nil {
 		return err
-	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return fmt.Errorf("%w: want one DIR", errUsage)
 	}
 	opts := &recovery.VerifyOptions{MaxProblems: *maxProblems}
 	prog := newProgress(stderr, "verify")
@@ -31,12 +27,12 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 		opts.Progress = prog.update
 	}
 	start := time.Now()
-	rep, err := recovery.Verify(pos[0], opts)
+	rep, err := recovery.Verify(dir, opts)
 	prog.finish()
 	if err != nil {
 		return err
 	}
-	if err := printVerify(stdout, pos[0], &rep, time.Since(start)); err != nil {
+	if err := printVerify(stdout, dir, &rep, time.Since(start)); err != nil {
 		return err
 	}
 	if !rep.OK() {
