@@ -67,6 +67,7 @@ func (s *Store) Append(ctx context.Context, stream string, expected int64, event
 		wait uint64
 	)
 	err = mmapfile.Guard(func() error {
+		defer s.writerView.close()
 		var err error
 		res, wait, err = s.appendLocked(stream, fp, expected, events, size, now)
 		return err
@@ -224,7 +225,7 @@ func (s *Store) appendLocked(stream string, fp hashindex.Fingerprint, expected i
 		g.updates = append(g.updates, indexUpdate{fp: fp, stream: stream, entry: entry})
 		return res, pos, nil
 	}
-	if err := s.putIndex(fp, stream, entry); err != nil {
+	if err := s.putIndex(&s.writerView, fp, stream, entry); err != nil {
 		return AppendResult{}, 0, err
 	}
 	s.publishCommitted(pos)
@@ -322,13 +323,19 @@ func (s *Store) rollLocked() error {
 			return &fatalError{err}
 		}
 	}
-	seg, err := s.createSegment(s.written)
+	f, seg, err := s.createSegment(s.written)
 	if err != nil {
 		return &fatalError{err}
 	}
 	list := append(segmentList(nil), *s.segs.Load()...)
-	list = append(list, seg)
+	list = append(list, f)
 	s.segs.Store(&list)
+	s.syncMu.Lock()
+	s.writing = append(s.writing, seg)
+	s.syncMu.Unlock()
+	// The writer's view may have cached the old segment as the newest,
+	// serving positions up to its limit: the new one starts before that.
+	s.writerView.last = nil
 	old := s.active
 	s.active = seg
 	// No more writes to the old segment: read-ahead helps its readers now.
@@ -337,12 +344,13 @@ func (s *Store) rollLocked() error {
 	return nil
 }
 
-// putIndex records a stream's new head in the index.
-func (s *Store) putIndex(fp hashindex.Fingerprint, stream string, e hashindex.Entry) error {
+// putIndex records a stream's new head in the index; v is the caller's
+// view for reading the records the index points at.
+func (s *Store) putIndex(v *readView, fp hashindex.Fingerprint, stream string, e hashindex.Entry) error {
 	var r segment.Record
 	// Index entries point at records in the file only: committed ones in
 	// SyncEachCommit mode, written ones in the others.
-	if err := s.index.Put(fp, e, matchStream(mappedSource{s}, stream, &r)); err != nil {
+	if err := s.index.Put(fp, e, matchStream(v, stream, &r)); err != nil {
 		return &fatalError{indexErr(err)}
 	}
 	return nil

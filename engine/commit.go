@@ -154,9 +154,10 @@ func (s *Store) apply(w commitWork) {
 	}
 	if err == nil && len(updates) > 0 {
 		err = mmapfile.Guard(func() error {
+			defer s.applyView.close()
 			for i := range updates {
 				u := &updates[i]
-				if err := s.putIndex(u.fp, u.stream, u.entry); err != nil {
+				if err := s.putIndex(&s.applyView, u.fp, u.stream, u.entry); err != nil {
 					return err
 				}
 			}
@@ -214,13 +215,12 @@ func (s *Store) syncTo(target uint64) error {
 	if target <= s.synced {
 		return nil
 	}
-	list := *s.segs.Load()
 	from := s.synced
 	start := time.Now()
-	for i, seg := range list {
+	for i, seg := range s.writing {
 		end := seg.limit()
-		if i+1 < len(list) {
-			end = list[i+1].base // a sealed segment's data ends where the next begins
+		if i+1 < len(s.writing) {
+			end = s.writing[i+1].base // a sealed segment's data ends where the next begins
 		}
 		if end <= from || seg.base >= target {
 			continue
@@ -237,6 +237,13 @@ func (s *Store) syncTo(target uint64) error {
 		if err != nil {
 			return s.fail(&fatalError{err})
 		}
+	}
+	// Segments synced to their end are written no more: the writer lets
+	// go of them, and the mapper may unmap them.
+	for len(s.writing) > 1 && s.writing[1].base <= target {
+		s.writing[0].release()
+		s.writing[0] = nil
+		s.writing = s.writing[1:]
 	}
 	s.stats.msyncs.observe(uint64(time.Since(start).Microseconds()))
 	s.synced = target

@@ -55,8 +55,12 @@ const (
 	DefaultSegmentSize  = 64 << 20 >> ((64 - bits.UintSize) / 16)
 	DefaultSyncInterval = 50 * time.Millisecond
 	DefaultIndexSlots   = 1 << 16
-	minSegmentSize      = 64 << 10
-	maxSegmentSize      = 1 << 30
+	// DefaultMaxMappedBytes is 512 MiB on 32-bit platforms, a sixth of a
+	// 3 GiB user address space that the heap, the index and the stacks
+	// share, and 512 PiB (no cap) on 64-bit ones.
+	DefaultMaxMappedBytes = int64(512<<20) << (bits.UintSize / 64 * 30)
+	minSegmentSize        = 64 << 10
+	maxSegmentSize        = 1 << 30
 )
 
 // Options configure a Store. The zero value (or nil) means defaults.
@@ -72,6 +76,15 @@ type Options struct {
 	// IndexSlots is the initial number of index slots (rounded up to a
 	// power of two); the index grows by doubling.
 	IndexSlots uint64
+	// MaxMappedBytes caps the bytes of segment mappings the store keeps:
+	// past it, sealed segments nobody reads are unmapped (least recently
+	// used first) and mapped again when a reader reaches them, so a store
+	// larger than a 32-bit address space works. Mappings in use are never
+	// taken away: every reader holds the segment it reads (a stream read
+	// up to a chunk of 128 events' segments), the writer the segments it
+	// has not synced yet; while they alone need more, the store maps more.
+	// The index file's mapping comes on top. At least twice SegmentSize.
+	MaxMappedBytes int64
 	// SegmentPrep chooses how new segment files are prepared; see
 	// mmapfile.Prep. Zero-fill by default.
 	SegmentPrep mmapfile.Prep
@@ -102,6 +115,9 @@ func (o *Options) withDefaults() Options {
 	if c.IndexSlots == 0 {
 		c.IndexSlots = DefaultIndexSlots
 	}
+	if c.MaxMappedBytes == 0 {
+		c.MaxMappedBytes = DefaultMaxMappedBytes
+	}
 	return c
 }
 
@@ -117,6 +133,8 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("%w: segment size %d outside [%d, %d]", ErrInvalidOptions, c.SegmentSize, minSegmentSize, maxSegmentSize)
 	case c.SegmentSize%8 != 0:
 		return fmt.Errorf("%w: segment size %d is not a multiple of 8", ErrInvalidOptions, c.SegmentSize)
+	case c.MaxMappedBytes < 2*c.SegmentSize:
+		return fmt.Errorf("%w: max mapped bytes %d below two segments of %d", ErrInvalidOptions, c.MaxMappedBytes, c.SegmentSize)
 	case c.IndexSlots > 1<<40:
 		return fmt.Errorf("%w: %d index slots is too many", ErrInvalidOptions, c.IndexSlots)
 	case c.SegmentPrep != mmapfile.PrepZeroFill && c.SegmentPrep != mmapfile.PrepFallocate:
@@ -130,6 +148,9 @@ func (o *Options) Validate() error {
 func (o *Options) String() string {
 	c := o.withDefaults()
 	s := fmt.Sprintf("durability=%v segment=%s prep=%v index-slots=%d", c.Durability, sizeString(c.SegmentSize), c.SegmentPrep, c.IndexSlots)
+	if c.MaxMappedBytes != DefaultMaxMappedBytes || bits.UintSize == 32 {
+		s += " max-mapped=" + sizeString(c.MaxMappedBytes)
+	}
 	switch {
 	case c.Durability == SyncInterval:
 		s += fmt.Sprintf(" sync-interval=%v", c.SyncInterval)

@@ -63,6 +63,16 @@ type streamReader struct {
 	stream string
 	buf    [readChunk]segment.Record
 	types  typeCache
+	// maxHeld bounds the segments a chunk's records may span (the view
+	// holds them all until the chunk is yielded): a chunk ends early
+	// rather than map more.
+	maxHeld int
+}
+
+// readSegments is how many segments one reader's chunk may span: a
+// quarter of what the mapped-bytes cap holds, at least 4.
+func (s *Store) readSegments() int {
+	return int(max(4, min(s.opts.MaxMappedBytes/s.opts.SegmentSize/4, readChunk)))
 }
 
 // streamReaders recycles streamReaders: their record buffer is ~20 KB, too
@@ -71,7 +81,7 @@ var streamReaders = sync.Pool{New: func() any { return new(streamReader) }}
 
 func getStreamReader(s *Store, stream string) *streamReader {
 	sr := streamReaders.Get().(*streamReader)
-	sr.s, sr.stream = s, stream
+	sr.s, sr.stream, sr.maxHeld = s, stream, s.readSegments()
 	sr.view = readView{s: s, held: sr.view.held[:0]}
 	return sr
 }
@@ -94,6 +104,8 @@ func (sr *streamReader) start() (top segment.Record, found bool, err error) {
 		return top, false, err
 	}
 	snapshot := s.committed.Load()
+	sr.view.walk = true // only top's segment stays held
+	defer func() { sr.view.walk = false }()
 	err = sr.guard(func() error {
 		e, ok, err := s.index.Lookup(hashindex.FingerprintString(sr.stream), matchStream(&sr.view, sr.stream, &top))
 		if err != nil || !ok {
@@ -128,7 +140,7 @@ func (sr *streamReader) guard(fn func() error) error {
 
 func (sr *streamReader) backward(r segment.Record, from int64, yield func(RecordedEvent, error) bool) {
 	if from != End && from < r.Version {
-		if err := sr.guard(func() error { return seekVersion(&sr.view, sr.stream, &r, from) }); err != nil {
+		if err := sr.seek(&r, from, nil); err != nil {
 			yield(RecordedEvent{}, err)
 			return
 		}
@@ -145,6 +157,9 @@ func (sr *streamReader) backward(r segment.Record, from int64, yield func(Record
 				if err := readStreamRecord(&sr.view, r.Prev, sr.stream, r.Version-1, &r); err != nil {
 					return err
 				}
+				if len(sr.view.held) > sr.maxHeld {
+					return nil // r, in a segment too many, opens the next chunk
+				}
 			}
 			return nil
 		})
@@ -160,17 +175,25 @@ func (sr *streamReader) backward(r segment.Record, from int64, yield func(Record
 		if sr.buf[n-1].Version == 0 {
 			return
 		}
+		// The chunk's events are gone: keep only the segment of r, the
+		// next one's record, so that a long walk holds few mappings.
+		sr.view.releaseExcept(sr.view.last)
 	}
 }
 
 func (sr *streamReader) forward(top segment.Record, from int64, yield func(RecordedEvent, error) bool) {
+	// Each chunk seeks from top, whose fields alias its segment (the view's
+	// only one when the read started): that one stays held throughout.
+	topSeg := sr.view.last
 	last := top.Version
+	size := int64(readChunk)
 	for lo := from; lo <= last; {
-		hi := min(last, lo+readChunk-1)
+		hi := min(last, lo+size-1)
 		n := int(hi - lo + 1)
+		spread := false
 		err := sr.guard(func() error {
 			r := top
-			if err := seekVersion(&sr.view, sr.stream, &r, hi); err != nil {
+			if err := sr.seekGuarded(&r, hi, topSeg); err != nil {
 				return err
 			}
 			for i := n - 1; ; i-- {
@@ -181,19 +204,49 @@ func (sr *streamReader) forward(top segment.Record, from int64, yield func(Recor
 				if err := readStreamRecord(&sr.view, r.Prev, sr.stream, r.Version-1, &r); err != nil {
 					return err
 				}
+				if len(sr.view.held) > sr.maxHeld+1 && n > 1 {
+					spread = true // the chunk spans too many segments
+					return nil
+				}
 			}
 		})
 		if err != nil {
 			yield(RecordedEvent{}, err)
 			return
 		}
+		if spread {
+			// Try half as many events; one event always fits.
+			sr.view.releaseExcept(topSeg)
+			size = int64(n / 2)
+			continue
+		}
 		for i := range n {
 			if !yield(sr.event(&sr.buf[i]), nil) {
 				return
 			}
 		}
+		sr.view.releaseExcept(topSeg)
+		size = min(2*size, readChunk)
 		lo = hi + 1
 	}
+}
+
+// seek moves r back to version target (see seekVersion) under the fault
+// guard; pin is a segment the read must keep.
+func (sr *streamReader) seek(r *segment.Record, target int64, pin *mappedSegment) error {
+	return sr.guard(func() error { return sr.seekGuarded(r, target, pin) })
+}
+
+// seekGuarded is seek for callers already under the guard. The steps of a
+// seek need only the newest record, so the view holds only its segment
+// (and pin) as it goes.
+func (sr *streamReader) seekGuarded(r *segment.Record, target int64, pin *mappedSegment) error {
+	if r.Version <= target {
+		return nil
+	}
+	sr.view.walk, sr.view.pin = true, pin
+	defer func() { sr.view.walk, sr.view.pin = false, nil }()
+	return seekVersion(&sr.view, sr.stream, r, target)
 }
 
 func (sr *streamReader) event(r *segment.Record) RecordedEvent {

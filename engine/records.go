@@ -7,10 +7,9 @@ import (
 	"github.com/spooldb/spool/segment"
 )
 
-// recordSource finds the bytes holding a log position: from the mapping
-// directly (mappedSource, for the store's own goroutines, whose segments
-// cannot be retired under them), through a readView (which holds segment
-// references) for readers, or from the stage first (writerSource).
+// recordSource finds the bytes holding a log position: through a readView
+// (which holds the segment mappings it reaches until it lets go), or from
+// the stage first (writerSource).
 type recordSource interface {
 	locate(pos uint64) (recordLoc, error)
 }
@@ -27,21 +26,14 @@ func segmentLoc(m *mappedSegment, pos uint64) recordLoc {
 	return recordLoc{data: m.data, off: m.offset(pos), name: m.name}
 }
 
-type mappedSource struct{ s *Store }
-
-func (l mappedSource) locate(pos uint64) (recordLoc, error) {
-	if m := (*l.s.segs.Load()).find(pos); m != nil {
-		return segmentLoc(m, pos), nil
-	}
-	return recordLoc{}, noSegmentError(pos)
-}
-
 func (v *readView) segmentAt(pos uint64) (*mappedSegment, error) {
-	m, ok := v.get(pos)
-	if ok {
+	m, err := v.get(pos)
+	switch {
+	case err != nil:
+		return nil, err
+	case m != nil:
 		return m, nil
-	}
-	if v.closed() {
+	case v.closed():
 		return nil, ErrClosed
 	}
 	return nil, noSegmentError(pos)

@@ -9,23 +9,42 @@ import (
 	"github.com/spooldb/spool/segment"
 )
 
-// mappedSegment is one open segment file. Its mapping lives until the store
-// retires it and the last reader holding it lets go.
+// segmentFile is one segment of the log. It outlives its mappings: a
+// sealed segment nobody uses may be unmapped to keep the store under
+// Options.MaxMappedBytes, and is mapped again when a reader reaches it
+// (see mapper.go).
+type segmentFile struct {
+	name string
+	base uint64 // log position of the first record byte
+	size int64  // file size, header included
+
+	// cur is the current mapping, nil while unmapped. Only the mapper
+	// sets and clears it, under its mutex; readers load it without locks.
+	cur atomic.Pointer[mappedSegment]
+	// used is the mapper's clock when the mapping was last taken: the
+	// least recently used unmapped first.
+	used atomic.Uint64
+}
+
+// limit is the first log position past the segment's space.
+func (f *segmentFile) limit() uint64 { return f.base + uint64(f.size) - segment.HeaderSize }
+
+// mappedSegment is one mapping of a segment file. It lives until its
+// segment file lets go of it (eviction, Close) and the last user releases
+// it.
 type mappedSegment struct {
 	file mmapfile.File
 	name string
 	base uint64 // log position of the first record byte
 	data []byte // the whole file, header included
+	// owner accounts for the mapping's bytes until it is closed.
+	owner *mapper
 
-	// refs is 1 while the segment belongs to the store, plus one per reader
-	// holding it; the mapping is closed when it drops to 0.
+	// refs is 1 while the segment file holds the mapping, plus one per
+	// user: each reader holding it, and the writer for every segment it
+	// may still write (see Store.writing). The mapping is closed when
+	// refs drops to 0, and cannot be taken again after that.
 	refs atomic.Int64
-}
-
-func newMappedSegment(f mmapfile.File, name string, base uint64) *mappedSegment {
-	s := &mappedSegment{file: f, name: name, base: base, data: f.Bytes()}
-	s.refs.Store(1)
-	return s
 }
 
 // offset is the file offset of log position pos, which must lie in s.
@@ -34,7 +53,8 @@ func (s *mappedSegment) offset(pos uint64) int64 { return int64(pos-s.base) + se
 // limit is the first log position past the segment's space.
 func (s *mappedSegment) limit() uint64 { return s.base + uint64(len(s.data)) - segment.HeaderSize }
 
-// acquire takes a reader's reference; false once the segment is retired.
+// acquire takes a user's reference; false once the mapping is closed or
+// about to be.
 func (s *mappedSegment) acquire() bool {
 	for {
 		r := s.refs.Load()
@@ -49,18 +69,25 @@ func (s *mappedSegment) acquire() bool {
 
 // release drops a reference and unmaps the segment with the last one.
 func (s *mappedSegment) release() {
-	if s.refs.Add(-1) == 0 {
-		_ = s.file.Close()
+	switch s.refs.Add(-1) {
+	case 0:
+		s.owner.unmapped(s)
+	case 1:
+		// Unused now: if the mapper is over its cap because every
+		// mapping was in use, this one can go.
+		if s.owner.over.Load() {
+			s.owner.trim()
+		}
 	}
 }
 
 // segmentList is an immutable, base-ordered list of segments; the store
 // swaps in a new one when it adds a segment.
-type segmentList []*mappedSegment
+type segmentList []*segmentFile
 
 // find returns the segment whose space holds pos, or nil.
-func (l segmentList) find(pos uint64) *mappedSegment {
-	i, found := slices.BinarySearchFunc(l, pos, func(s *mappedSegment, p uint64) int {
+func (l segmentList) find(pos uint64) *segmentFile {
+	i, found := slices.BinarySearchFunc(l, pos, func(s *segmentFile, p uint64) int {
 		return cmp.Compare(s.base, p)
 	})
 	if !found {
@@ -74,8 +101,9 @@ func (l segmentList) find(pos uint64) *mappedSegment {
 	return l[i]
 }
 
-// readView is a reader's set of held segments. Readers take references
-// lazily, as their walk reaches a segment, and drop them all at the end.
+// readView is a set of held segment mappings. Readers take references
+// lazily, as their walk reaches a segment, and drop them when they move on
+// or finish; the writer and the index applier have a view of their own.
 type readView struct {
 	s    *Store
 	held []*mappedSegment
@@ -84,35 +112,48 @@ type readView struct {
 	// base to where the next segment begins.
 	last           *mappedSegment
 	lastLo, lastHi uint64
+
+	// walk: the view serves a walk that needs only its newest record (a
+	// seek along a chain), so taking a segment lets go of the others but
+	// pin.
+	walk bool
+	pin  *mappedSegment
 }
 
 func (v *readView) closed() bool { return v.s.closed.Load() }
 
-// get returns the segment holding pos, referenced for the view's lifetime.
-func (v *readView) get(pos uint64) (*mappedSegment, bool) {
+// get returns the mapping of the segment holding pos, referenced until
+// the view lets go of it; nil when no segment holds pos.
+func (v *readView) get(pos uint64) (*mappedSegment, error) {
 	if v.last != nil && pos >= v.lastLo && pos < v.lastHi {
-		return v.last, true
+		return v.last, nil
 	}
-	m := (*v.s.segs.Load()).find(pos)
-	if m == nil {
-		return nil, false
+	f := (*v.s.segs.Load()).find(pos)
+	if f == nil {
+		return nil, nil
 	}
-	if !slices.Contains(v.held, m) {
-		if !m.acquire() {
-			return nil, false
+	// A held mapping cannot be evicted, so if the view holds this
+	// segment, its current mapping is the one held.
+	m := f.cur.Load()
+	if m == nil || !slices.Contains(v.held, m) {
+		var err error
+		if m, err = v.s.maps.acquire(f); err != nil {
+			return nil, err
+		}
+		if v.walk {
+			v.releaseExcept(v.pin)
 		}
 		v.held = append(v.held, m)
 	}
 	v.last, v.lastLo, v.lastHi = m, m.base, v.s.segmentEnd(m)
-	return m, true
+	return m, nil
 }
 
-// releaseExcept drops every held segment but keep (ReadAll keeps only the
-// segment it is in).
-func (v *readView) releaseExcept(keep *mappedSegment) {
+// releaseExcept drops every held segment but those in keep.
+func (v *readView) releaseExcept(keep ...*mappedSegment) {
 	kept := v.held[:0]
 	for _, s := range v.held {
-		if s == keep {
+		if slices.Contains(keep, s) {
 			kept = append(kept, s)
 		} else {
 			s.release()
@@ -120,19 +161,19 @@ func (v *readView) releaseExcept(keep *mappedSegment) {
 	}
 	clear(v.held[len(kept):])
 	v.held = kept
-	if v.last != keep {
+	if !slices.Contains(keep, v.last) {
 		v.last = nil
 	}
 }
 
-func (v *readView) close() { v.releaseExcept(nil) }
+func (v *readView) close() { v.releaseExcept() }
 
 // segmentEnd is where seg's records end at the latest: the next segment's
 // base, or seg's limit for the newest segment.
 func (s *Store) segmentEnd(seg *mappedSegment) uint64 {
 	list := *s.segs.Load()
-	i, found := slices.BinarySearchFunc(list, seg.base, func(m *mappedSegment, base uint64) int {
-		return cmp.Compare(m.base, base)
+	i, found := slices.BinarySearchFunc(list, seg.base, func(f *segmentFile, base uint64) int {
+		return cmp.Compare(f.base, base)
 	})
 	if found && i+1 < len(list) {
 		return list[i+1].base

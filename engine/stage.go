@@ -143,7 +143,8 @@ func writeStaged(chunks []stagedChunk, beforeSegment func(base uint64) error) er
 
 // writerSource is how appenders read records (stream heads, skip targets,
 // retried batches): from the stage or the chunks being written when the
-// record is still there, else from the mapping. Used with s.mu held.
+// record is still there, else through the writer's view of the segments,
+// which Append releases before it lets go of s.mu. Used with s.mu held.
 type writerSource struct{ s *Store }
 
 func (w writerSource) locate(pos uint64) (recordLoc, error) {
@@ -155,5 +156,5 @@ func (w writerSource) locate(pos uint64) (recordLoc, error) {
 			}
 		}
 	}
-	return mappedSource(w).locate(pos)
+	return w.s.writerView.locate(pos)
 }

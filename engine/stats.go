@@ -17,9 +17,16 @@ type Stats struct {
 	// acknowledged by one group commit.
 	AppendsPerCommit Histogram
 	// MsyncMicros is the distribution of msync latencies, in microseconds.
-	MsyncMicros       Histogram
-	Streams           int    // streams in the index
-	Segments          int    // segment files
+	MsyncMicros Histogram
+	Streams     int // streams in the index
+	Segments    int // segment files
+	// MappedBytes is the bytes of segment mappings open now; SegmentMaps
+	// and SegmentUnmaps count the mmap and munmap calls behind them (see
+	// Options.MaxMappedBytes).
+	MappedBytes       int64
+	PeakMappedBytes   int64 // the most MappedBytes was since Open
+	SegmentMaps       uint64
+	SegmentUnmaps     uint64
 	CommittedPosition uint64 // log end visible to readers
 	Recovery          Recovery
 }
@@ -98,6 +105,10 @@ func (s *Store) Stats() Stats {
 		AppendsPerCommit:  s.stats.groupEvents.snapshot(),
 		MsyncMicros:       s.stats.msyncs.snapshot(),
 		Segments:          len(*s.segs.Load()),
+		MappedBytes:       s.maps.mapped.Load(),
+		PeakMappedBytes:   s.maps.peak.Load(),
+		SegmentMaps:       s.maps.maps.Load(),
+		SegmentUnmaps:     s.maps.unmaps.Load(),
 		CommittedPosition: s.committed.Load(),
 		Recovery:          s.opened,
 	}

@@ -26,6 +26,8 @@ type Store struct {
 
 	// segs is the current segment list; readers load it without locks.
 	segs atomic.Pointer[segmentList]
+	// maps maps segments on demand, under Options.MaxMappedBytes.
+	maps mapper
 	// committed is the log position up to which records are acknowledged
 	// and visible to readers; always a batch boundary.
 	committed atomic.Uint64
@@ -49,7 +51,10 @@ type Store struct {
 	mu      sync.Mutex
 	written uint64 // log end of the appended records (staged ones included)
 	active  *mappedSegment
-	staging bool // appends go to the stage (see stage.go); fixed at Open
+	// writerView holds the segments appenders read records from (stream
+	// heads, skip targets); released after each append.
+	writerView readView
+	staging    bool // appends go to the stage (see stage.go); fixed at Open
 	// staged: appended records not yet handed to the committer; inflight:
 	// handed over, being written into the files.
 	staged      []stagedChunk
@@ -63,9 +68,16 @@ type Store struct {
 	spareAsked bool
 	scan       segment.Record // scratch for decoding on the write path
 
-	// syncMu serialises msync calls and guards synced.
+	// syncMu serialises msync calls and guards synced and writing.
 	syncMu sync.Mutex
 	synced uint64 // log position through which the mapping is durable
+	// writing holds the writer's references to the segments it may still
+	// write, in log order: the active one, and older ones whose records
+	// are not yet all synced. syncTo lets go of them once they are.
+	writing []*mappedSegment
+	// applyView holds the segments the applier reads records from while
+	// it updates the index; released after each group.
+	applyView readView
 
 	kick        chan struct{}   // wakes the flusher
 	stop        chan struct{}   // closed by Close
@@ -134,6 +146,9 @@ func Open(dir string, opts *Options) (*Store, error) {
 		spareDone:   make(chan struct{}),
 	}
 	s.segs.Store(&segmentList{})
+	s.maps = mapper{fs: fs, limit: o.MaxMappedBytes, segs: &s.segs}
+	s.writerView = readView{s: s}
+	s.applyView = readView{s: s}
 	if err := mmapfile.Guard(s.load); err != nil {
 		s.releaseFiles()
 		_ = lock.Close()
@@ -176,11 +191,12 @@ func (s *Store) load() error {
 		s.segs.Store(&list)
 	}
 	if len(list) == 0 {
-		seg, err := s.createSegment(0)
+		f, m, err := s.createSegment(0)
 		if err != nil {
 			return err
 		}
-		list = append(list, seg)
+		s.writing = []*mappedSegment{m}
+		list = append(list, f)
 		s.segs.Store(&list)
 	}
 
@@ -188,7 +204,14 @@ func (s *Store) load() error {
 		return err
 	}
 	list = *s.segs.Load()
-	s.active = list[len(list)-1]
+	if s.writing == nil {
+		m, err := s.maps.acquire(list[len(list)-1])
+		if err != nil {
+			return err
+		}
+		s.writing = []*mappedSegment{m}
+	}
+	s.active = s.writing[0]
 	end := s.opened.LogEnd
 	s.written, s.synced = end, end
 	s.committed.Store(end)
@@ -201,20 +224,21 @@ func (s *Store) load() error {
 	return nil
 }
 
-func (s *Store) openSegment(name string, base uint64) (*mappedSegment, error) {
-	f, err := s.fs.Open(name)
+// openSegment opens and checks the segment file name and hands its mapping
+// to the mapper, which may unmap it again when the store maps more than
+// it may.
+func (s *Store) openSegment(name string, base uint64) (*segmentFile, error) {
+	file, err := s.fs.Open(name)
 	if err != nil {
 		return nil, err
 	}
-	h, err := segment.ReadHeader(f.Bytes(), f.Size())
-	if err == nil && h.Base != base {
-		err = &segment.CorruptionError{Offset: 16, Reason: fmt.Sprintf("header base %#x does not match the file name", h.Base)}
+	f := &segmentFile{name: name, base: base, size: file.Size()}
+	if err := checkSegmentFile(file, f); err != nil {
+		_ = file.Close()
+		return nil, err
 	}
-	if err != nil {
-		_ = f.Close()
-		return nil, segment.WithSegment(err, name)
-	}
-	return newMappedSegment(f, name, base), nil
+	s.maps.add(f, file)
+	return f, nil
 }
 
 // openIndex opens the index, or brings it up to date, or rebuilds it:
@@ -232,13 +256,22 @@ func (s *Store) openIndex(list segmentList) error {
 	}
 	cp := ix.Checkpoint()
 	last := list[len(list)-1]
-	if ix.Clean() && cp >= last.base && cp <= last.limit() && segment.IsEnd(last.data[last.offset(cp):]) {
-		s.index = ix
-		s.opened = Recovery{Clean: true, LogEnd: cp}
-		return nil
+	if ix.Clean() && cp >= last.base && cp <= last.limit() {
+		m, err := s.maps.acquire(last)
+		if err != nil {
+			_ = ix.Close()
+			return err
+		}
+		clean := segment.IsEnd(m.data[m.offset(cp):])
+		m.release()
+		if clean {
+			s.index = ix
+			s.opened = Recovery{Clean: true, LogEnd: cp}
+			return nil
+		}
 	}
 	if !ix.Clean() {
-		rep, err := recovery.Replay(s.fs, recoverySegments(list), ix)
+		rep, err := recovery.Replay(s.fs, s.recoverySegments(list), ix)
 		if err == nil {
 			s.index = ix
 			s.recovered(list, rep)
@@ -250,11 +283,7 @@ func (s *Store) openIndex(list segmentList) error {
 		// as far as removing empty trailing segments, Rebuild must not
 		// look for them.
 		if n := rep.RemovedSegments; n > 0 {
-			for _, m := range list[len(list)-n:] {
-				m.release()
-			}
-			list = list[:len(list)-n]
-			s.segs.Store(&list)
+			list = s.dropSegments(list, n)
 		}
 	}
 	_ = ix.Close()
@@ -266,7 +295,7 @@ func (s *Store) recover(list segmentList, durable uint64) error {
 	// The old index stays until Rebuild replaces it, which it does only
 	// after every check passed: when Rebuild refuses damage, the old
 	// index's checkpoint must still be there to prove it next time.
-	ix, rep, err := recovery.Rebuild(s.fs, recoverySegments(list), indexName, s.opts.IndexSlots, durable)
+	ix, rep, err := recovery.Rebuild(s.fs, s.recoverySegments(list), indexName, s.opts.IndexSlots, durable)
 	if err != nil {
 		return err
 	}
@@ -276,22 +305,37 @@ func (s *Store) recover(list segmentList, durable uint64) error {
 	return nil
 }
 
-func recoverySegments(list segmentList) []recovery.Segment {
+// recoverySegments describes list to recovery, which maps the segments
+// through the mapper as it goes.
+func (s *Store) recoverySegments(list segmentList) []recovery.Segment {
 	segs := make([]recovery.Segment, len(list))
-	for i, m := range list {
-		segs[i] = recovery.Segment{Name: m.name, Base: m.base, File: m.file}
+	for i, f := range list {
+		segs[i] = recovery.Segment{Name: f.name, Base: f.base, Size: f.size, Map: func() (mmapfile.File, func(), error) {
+			m, err := s.maps.acquire(f)
+			if err != nil {
+				return nil, nil, err
+			}
+			return m.file, m.release, nil
+		}}
 	}
 	return segs
+}
+
+// dropSegments forgets the last n segments of list, whose files recovery
+// removed, and returns the rest.
+func (s *Store) dropSegments(list segmentList, n int) segmentList {
+	for _, f := range list[len(list)-n:] {
+		s.maps.drop(f)
+	}
+	kept := list[:len(list)-n]
+	s.segs.Store(&kept)
+	return kept
 }
 
 // recovered drops the segments recovery removed and records what it did.
 func (s *Store) recovered(list segmentList, rep recovery.Report) {
 	if n := rep.RemovedSegments; n > 0 {
-		for _, m := range list[len(list)-n:] {
-			m.release()
-		}
-		kept := list[:len(list)-n]
-		s.segs.Store(&kept)
+		s.dropSegments(list, n)
 	}
 	s.opened = Recovery{
 		Records:         rep.Records,
@@ -303,19 +347,20 @@ func (s *Store) recovered(list segmentList, rep recovery.Report) {
 }
 
 // createSegment makes a new, durable, empty segment starting at base, from
-// the prepared spare when one is ready.
-func (s *Store) createSegment(base uint64) (*mappedSegment, error) {
+// the prepared spare when one is ready. The mapping comes with a reference
+// for the writer.
+func (s *Store) createSegment(base uint64) (*segmentFile, *mappedSegment, error) {
 	var f mmapfile.File
 	select {
 	case r := <-s.spareCh:
 		if r.err != nil {
-			return nil, r.err
+			return nil, nil, r.err
 		}
 		f = r.file
 	default:
 		var err error
 		if f, err = s.fs.Create(spareName(spareTmp), s.opts.SegmentSize); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	s.spareAsked = false
@@ -330,9 +375,12 @@ func (s *Store) createSegment(base uint64) (*mappedSegment, error) {
 	}
 	if err != nil {
 		_ = f.Close()
-		return nil, fmt.Errorf("spool: create segment %s: %w", name, err)
+		return nil, nil, fmt.Errorf("spool: create segment %s: %w", name, err)
 	}
-	return newMappedSegment(f, name, base), nil
+	sf := &segmentFile{name: name, base: base, size: f.Size()}
+	m := s.maps.add(sf, f)
+	m.refs.Add(1) // not in the list yet, so not evicted meanwhile
+	return sf, m, nil
 }
 
 // fail puts the store into its failed state with cause; the first cause wins.
@@ -455,17 +503,20 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// releaseFiles closes the index and retires every segment.
+// releaseFiles closes the index and lets go of every segment; readers
+// still holding one keep it mapped until they finish.
 func (s *Store) releaseFiles() {
 	if s.index != nil {
 		_ = s.index.Close()
 		s.index = nil
 	}
-	if l := s.segs.Load(); l != nil {
-		for _, m := range *l {
-			m.release()
-		}
+	s.syncMu.Lock()
+	for _, m := range s.writing {
+		m.release()
 	}
+	s.writing = nil
+	s.syncMu.Unlock()
+	s.maps.close(*s.segs.Load())
 	s.segs.Store(&segmentList{})
 }
 

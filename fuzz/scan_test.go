@@ -143,7 +143,7 @@ func rebuildImages(dir string, imgs []segImage, durable uint64) (string, error) 
 		}
 		defer f.Close()
 		copy(f.Bytes(), im.data)
-		segs[i] = recovery.Segment{Name: im.name, Base: im.base, File: f}
+		segs[i] = recovery.MappedSegment(im.name, im.base, f)
 	}
 	var ix *hashindex.Index
 	var rep recovery.Report
@@ -157,7 +157,7 @@ func rebuildImages(dir string, imgs []segImage, durable uint64) (string, error) 
 		}
 		// Rebuild refuses before changing anything.
 		for i, sg := range segs {
-			if !bytes.Equal(sg.File.Bytes(), imgs[i].data) {
+			if !bytes.Equal(segBytes(sg), imgs[i].data) {
 				return "", fmt.Errorf("Rebuild failed (%v) but changed %s", err, sg.Name)
 			}
 		}
@@ -194,7 +194,7 @@ func checkRebuilt(fs mmapfile.FS, segs []recovery.Segment, imgs []segImage, ix *
 	heads := map[string]segment.Record{}
 	records := 0
 	for i, sg := range segs[:kept] {
-		data := sg.File.Bytes()
+		data := segBytes(sg)
 		st, err := scanImage(data, sg.Base)
 		if err != nil {
 			return err
@@ -262,7 +262,7 @@ func checkIndexHeads(ix *hashindex.Index, segs []recovery.Segment, heads map[str
 func decodeAt(segs []recovery.Segment, pos uint64, r *segment.Record) error {
 	for i := len(segs) - 1; i >= 0; i-- {
 		if segs[i].Base <= pos {
-			data := segs[i].File.Bytes()
+			data := segBytes(segs[i])
 			off := pos - segs[i].Base + segment.HeaderSize
 			if off > uint64(len(data)) {
 				break
@@ -272,4 +272,14 @@ func decodeAt(segs []recovery.Segment, pos uint64, r *segment.Record) error {
 		}
 	}
 	return fmt.Errorf("position %d lies in no segment", pos)
+}
+
+// segBytes is the mapping of a segment made by recovery.MappedSegment,
+// which stays mapped (its release does nothing).
+func segBytes(sg recovery.Segment) []byte {
+	f, _, err := sg.Map()
+	if err != nil {
+		panic(err) // MappedSegment's Map cannot fail
+	}
+	return f.Bytes()
 }

@@ -13,11 +13,35 @@ import (
 	"github.com/spooldb/spool/segment"
 )
 
-// Segment is one mapped segment file, in base order.
+// Segment is one segment file, in base order.
 type Segment struct {
 	Name string
 	Base uint64
-	File mmapfile.File
+	Size int64 // the file's size in bytes
+	// Map returns the segment's mapped file and a release function that
+	// recovery calls once it is done with the bytes for now. Recovery
+	// holds only a few segments at a time, so a caller that caps its
+	// mapped bytes (32-bit address space) can map them on demand and
+	// unmap released ones.
+	Map func() (f mmapfile.File, release func(), err error)
+}
+
+// MappedSegment describes a segment whose file is mapped already and stays
+// mapped while recovery runs.
+func MappedSegment(name string, base uint64, f mmapfile.File) Segment {
+	return Segment{Name: name, Base: base, Size: f.Size(), Map: func() (mmapfile.File, func(), error) {
+		return f, func() {}, nil
+	}}
+}
+
+// withFile runs fn with sg's file mapped.
+func withFile(sg Segment, fn func(f mmapfile.File) error) error {
+	f, release, err := sg.Map()
+	if err != nil {
+		return fmt.Errorf("recovery: map %s: %w", sg.Name, err)
+	}
+	defer release()
+	return fn(f)
 }
 
 // Report says what Rebuild found and did.
@@ -86,8 +110,13 @@ func scanLog(segs []Segment, first int, off int64, fn func(name string, off int6
 	var sc segment.Scanner
 	for i := first; i < len(segs); i++ {
 		sg := segs[i]
-		res, err := sc.Scan(sg.File.Bytes(), sg.Base, off, func(off int64, r *segment.Record) error {
-			return fn(sg.Name, off, r)
+		var res segment.ScanResult
+		err := withFile(sg, func(f mmapfile.File) error {
+			var err error
+			res, err = sc.Scan(f.Bytes(), sg.Base, off, func(off int64, r *segment.Record) error {
+				return fn(sg.Name, off, r)
+			})
+			return err
 		})
 		off = segment.HeaderSize
 		if err != nil {
@@ -98,7 +127,11 @@ func scanLog(segs []Segment, first int, off int64, fn func(name string, off int6
 		if i < len(segs)-1 && end == segs[i+1].Base {
 			continue
 		}
-		if i < len(segs)-1 && !allEmpty(segs[i+1:]) {
+		empty, err := allEmpty(segs[i+1:])
+		if err != nil {
+			return lg, err
+		}
+		if !empty {
 			reason := fmt.Sprintf("segment data ends at log position %d (%v), but the next segment starts at %d and holds records", end, res.Reason, segs[i+1].Base)
 			if res.Invalid != nil {
 				reason += ": " + res.Invalid.Reason
@@ -111,20 +144,31 @@ func scanLog(segs []Segment, first int, off int64, fn func(name string, off int6
 	return lg, fmt.Errorf("recovery: no segment to scan")
 }
 
-func allEmpty(segs []Segment) bool {
+// allEmpty reports whether no segment of segs holds a record.
+func allEmpty(segs []Segment) (bool, error) {
 	for _, sg := range segs {
-		if !segment.IsEnd(sg.File.Bytes()[segment.HeaderSize:]) {
-			return false
+		empty := true
+		err := withFile(sg, func(f mmapfile.File) error {
+			empty = segment.IsEnd(f.Bytes()[segment.HeaderSize:])
+			return nil
+		})
+		if err != nil || !empty {
+			return false, err
 		}
 	}
-	return true
+	return true, nil
 }
 
 // cutLog zeroes everything after the end found by scanLog, syncs the kept
 // log from position from on and removes the empty segments after the end.
 // It returns the bytes zeroed after the end.
 func cutLog(fs mmapfile.FS, segs []Segment, lg scannedLog, from uint64) (int64, error) {
-	torn, err := zeroTail(segs[lg.cut].File, lg.cutOff)
+	var torn int64
+	err := withFile(segs[lg.cut], func(f mmapfile.File) error {
+		var err error
+		torn, err = zeroTail(f, lg.cutOff)
+		return err
+	})
 	if err != nil {
 		return 0, err
 	}
@@ -144,7 +188,8 @@ func cutLog(fs mmapfile.FS, segs []Segment, lg scannedLog, from uint64) (int64, 
 		if start >= end {
 			continue
 		}
-		if err := sg.File.Sync(start, end-start); err != nil {
+		err := withFile(sg, func(f mmapfile.File) error { return f.Sync(start, end-start) })
+		if err != nil {
 			return 0, fmt.Errorf("recovery: sync %s: %w", sg.Name, err)
 		}
 	}
@@ -170,12 +215,24 @@ func checkWatermark(segs []Segment, cut int, cutOff int64, res segment.ScanResul
 		return nil
 	}
 	w, from := max(durable, res.SyncedThrough), "the index checkpoint or a record before the end"
-	if p := probeSyncedThrough(segs[cut].File.Bytes(), segs[cut].Base, cutOff); p > w {
-		w, from = p, "a record after the end"
-	}
-	for _, sg := range segs[cut+1:] {
-		if p := probeSyncedThrough(sg.File.Bytes(), sg.Base, segment.HeaderSize); p > w {
-			w, from = p, "a record in "+sg.Name
+	for i, sg := range segs[cut:] {
+		off := int64(segment.HeaderSize)
+		if i == 0 {
+			off = cutOff
+		}
+		var p uint64
+		err := withFile(sg, func(f mmapfile.File) error {
+			p = probeSyncedThrough(f.Bytes(), sg.Base, off)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if p > w {
+			w, from = p, "a record after the end"
+			if i > 0 {
+				from = "a record in " + sg.Name
+			}
 		}
 	}
 	if w <= end {
@@ -261,18 +318,21 @@ func buildIndex(fs mmapfile.FS, segs []Segment, name string, minSlots uint64, he
 }
 
 // streamAt confirms an index entry for stream: the record at its tail in
-// segs (decoded into r) must belong to stream.
+// segs must belong to stream.
 func streamAt(segs []Segment, stream string, r *segment.Record) hashindex.MatchFunc {
 	return func(e hashindex.Entry) (bool, error) {
-		if err := readAt(segs, e.Tail, r); err != nil {
-			return false, err
-		}
-		return string(r.Stream) == stream, nil
+		var match bool
+		err := withRecordAt(segs, e.Tail, r, func(r *segment.Record) error {
+			match = string(r.Stream) == stream
+			return nil
+		})
+		return match, err
 	}
 }
 
-// readAt decodes the record at log position pos.
-func readAt(segs []Segment, pos uint64, r *segment.Record) error {
+// withRecordAt decodes the record at log position pos into r and runs fn
+// on it while its segment is mapped: r's byte fields alias the mapping.
+func withRecordAt(segs []Segment, pos uint64, r *segment.Record, fn func(r *segment.Record) error) error {
 	i, found := slices.BinarySearchFunc(segs, pos, func(s Segment, p uint64) int { return cmp.Compare(s.Base, p) })
 	if !found {
 		i--
@@ -281,6 +341,10 @@ func readAt(segs []Segment, pos uint64, r *segment.Record) error {
 		return &segment.CorruptionError{Segment: "(none)", Offset: int64(pos), Reason: "position before the first segment"}
 	}
 	sg := segs[i]
-	_, err := segment.Decode(sg.File.Bytes(), int64(pos-sg.Base)+segment.HeaderSize, pos, r)
-	return segment.WithSegment(err, sg.Name)
+	return withFile(sg, func(f mmapfile.File) error {
+		if _, err := segment.Decode(f.Bytes(), int64(pos-sg.Base)+segment.HeaderSize, pos, r); err != nil {
+			return segment.WithSegment(err, sg.Name)
+		}
+		return fn(r)
+	})
 }

@@ -37,7 +37,7 @@ func Replay(fs mmapfile.FS, segs []Segment, ix *hashindex.Index) (Report, error)
 	cp := ix.Checkpoint()
 	first := -1
 	for i, sg := range segs {
-		if sg.Base <= cp && cp < sg.Base+uint64(len(sg.File.Bytes())-segment.HeaderSize) {
+		if sg.Base <= cp && cp < sg.Base+uint64(sg.Size-segment.HeaderSize) {
 			first = i
 		}
 	}
@@ -115,7 +115,13 @@ func Replay(fs mmapfile.FS, segs []Segment, ix *hashindex.Index) (Report, error)
 		if e.Tail >= lg.end {
 			return Report{}, fmt.Errorf("%w: an index entry points at %d, past the log end %d", ErrReplayUnsafe, e.Tail, lg.end)
 		}
-		if err := readAt(segs, e.Tail, &rec); err != nil || hashindex.FingerprintOf(rec.Stream) != fp || rec.Version != e.Version {
+		err := withRecordAt(segs, e.Tail, &rec, func(r *segment.Record) error {
+			if hashindex.FingerprintOf(r.Stream) != fp || r.Version != e.Version {
+				return fmt.Errorf("it names version %d of %q", r.Version, r.Stream)
+			}
+			return nil
+		})
+		if err != nil {
 			return Report{}, fmt.Errorf("%w: the index entry at %d does not name its stream's record (%v)", ErrReplayUnsafe, e.Tail, err)
 		}
 	}
