@@ -94,6 +94,17 @@ func (lr *logReader) start(from uint64) error {
 	return fmt.Errorf("%w: %d is not the start of a record (%w)", ErrInvalidPosition, from, err)
 }
 
+// advance moves the snapshot on to next, a later committed position. The
+// segment being read may have been the newest, its end then taken to be its
+// limit; if the log has rolled since, the next segment begins earlier.
+func (lr *logReader) advance(next uint64) {
+	lr.snapshot = next
+	if lr.seg != nil {
+		lr.segEnd = lr.s.segmentEnd(lr.seg)
+	}
+	lr.view.last = nil // its bounds may be stale the same way
+}
+
 // fill decodes the next chunk of records into buf. A chunk never spans
 // segments, so that the segment behind the previous chunk can be released.
 func (lr *logReader) fill() (int, error) {

@@ -44,7 +44,7 @@ func (s *Store) Subscribe(ctx context.Context, from uint64, opts *SubscribeOptio
 				yield(RecordedEvent{}, err)
 				return
 			}
-			lr.snapshot = next
+			lr.advance(next)
 		}
 	}
 }

@@ -244,3 +244,37 @@ func TestSubscribeStream(t *testing.T) {
 		t.Fatal("cancelled before the end")
 	}
 }
+
+// TestSubscriberFollowsAcrossEarlyRoll: a live subscriber caught up in a
+// segment that ends early (the next batch did not fit) must continue in the
+// next segment, which starts before the old one's space ends.
+func TestSubscriberFollowsAcrossEarlyRoll(t *testing.T) {
+	s := openT(t, t.TempDir(), &Options{SegmentSize: 64 << 10})
+	defer closeT(t, s)
+	ctx, cancel := context.WithCancel(bg)
+	defer cancel()
+	appendT(t, s, "a", NoStream, ev(strings.Repeat("x", 40<<10)))
+	got := make(chan error, 1)
+	seen := make(chan struct{}, 4)
+	go func() {
+		n := 0
+		for _, err := range s.Subscribe(ctx, 0, nil) {
+			if err != nil {
+				got <- err
+				return
+			}
+			seen <- struct{}{}
+			if n++; n == 2 {
+				got <- nil
+				return
+			}
+		}
+	}()
+	<-seen // caught up, live in segment 0
+	// 40 KiB more does not fit in the 64 KiB segment: a roll, and the
+	// new segment starts where segment 0's data ends, well before its limit.
+	appendT(t, s, "a", 0, ev(strings.Repeat("y", 40<<10)))
+	if err := <-got; err != nil {
+		t.Fatalf("subscriber after an early roll: %v", err)
+	}
+}
