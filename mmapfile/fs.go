@@ -43,6 +43,11 @@ type File interface {
 	// durable costs less than for pages dirtied through the mapping (no
 	// page-table write-protection and TLB shootdown on write-back).
 	WriteAt(p []byte, off int64) error
+	// ReadAt copies the file's bytes at off into p (pread), as io.ReaderAt
+	// does; they are the bytes Bytes shows. A scan that reads a file once
+	// copies it for much less than it costs to fault its mapping in (see
+	// segment.View).
+	ReadAt(p []byte, off int64) (int, error)
 	// Sync makes [off, off+n) durable: on return, the pages covering the
 	// range have reached stable storage. An error means some of those pages
 	// may be lost; retrying is not safe (the kernel may have marked them

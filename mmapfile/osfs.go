@@ -259,6 +259,22 @@ func (of *osFile) WriteAt(p []byte, off int64) error {
 	return nil
 }
 
+func (of *osFile) ReadAt(p []byte, off int64) (int, error) {
+	if of.data == nil {
+		return 0, ErrClosed
+	}
+	if off < 0 || int64(len(p)) > int64(len(of.data))-off {
+		return 0, fmt.Errorf("%w: read %d bytes at %d of %s (%d bytes)", ErrInvalidRange, len(p), off, of.Name(), len(of.data))
+	}
+	// os.File.ReadAt retries short reads and EINTR; the file may be
+	// shorter than the mapping only if something truncated it.
+	n, err := of.f.ReadAt(p, off)
+	if err != nil {
+		return n, fmt.Errorf("mmapfile: read %s [%d, %d): %w", of.Name(), off, off+int64(len(p)), err)
+	}
+	return n, nil
+}
+
 func (of *osFile) Sync(off, n int64) error {
 	if of.data == nil {
 		return ErrClosed

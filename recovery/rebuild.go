@@ -79,7 +79,7 @@ func Rebuild(fs mmapfile.FS, segs []Segment, indexName string, minSlots, durable
 		return nil, Report{}, err
 	}
 	rep := Report{End: lg.end, Records: lg.records, RemovedSegments: len(segs) - 1 - lg.cut}
-	if err := checkWatermark(segs, lg.cut, lg.cutOff, lg.res, lg.end, durable); err != nil {
+	if err := checkWatermark(segs, &lg, durable); err != nil {
 		return nil, rep, err
 	}
 	if rep.TornBytes, err = cutLog(fs, segs, lg, 0); err != nil {
@@ -97,6 +97,10 @@ type scannedLog struct {
 	cutOff  int64  // file offset of the end in segs[cut]
 	res     segment.ScanResult
 	records int
+	// tail, when probed (tailKnown), says where the bytes after the end
+	// may be nonzero.
+	tail      tailProbe
+	tailKnown bool
 }
 
 // scanLog scans segs from file offset off of segs[first] on, calling fn
@@ -113,7 +117,7 @@ func scanLog(segs []Segment, first int, off int64, fn func(name string, off int6
 		var res segment.ScanResult
 		err := withFile(sg, func(f mmapfile.File) error {
 			var err error
-			res, err = sc.Scan(f.Bytes(), sg.Base, off, func(off int64, r *segment.Record) error {
+			res, err = sc.ScanFile(f, sg.Base, off, func(off int64, r *segment.Record) error {
 				return fn(sg.Name, off, r)
 			})
 			return err
@@ -163,10 +167,14 @@ func allEmpty(segs []Segment) (bool, error) {
 // log from position from on and removes the empty segments after the end.
 // It returns the bytes zeroed after the end.
 func cutLog(fs mmapfile.FS, segs []Segment, lg scannedLog, from uint64) (int64, error) {
+	lo, hi := lg.cutOff, segs[lg.cut].Size
+	if lg.tailKnown {
+		lo, hi = lg.tail.lo, lg.tail.hi
+	}
 	var torn int64
 	err := withFile(segs[lg.cut], func(f mmapfile.File) error {
 		var err error
-		torn, err = zeroTail(f, lg.cutOff)
+		torn, err = zeroTail(f, lg.cutOff, lo, hi)
 		return err
 	})
 	if err != nil {
@@ -206,30 +214,38 @@ func cutLog(fs mmapfile.FS, segs []Segment, lg scannedLog, from uint64) (int64, 
 	return torn, nil
 }
 
-// checkWatermark fails when the log, ending at end (file offset cutOff of
-// segs[cut]), ends before a position known durable: durable, the
-// synced-through fields of the cut segment's records (incomplete batch
-// included), or those of records that still verify after the end.
-func checkWatermark(segs []Segment, cut int, cutOff int64, res segment.ScanResult, end, durable uint64) error {
+// checkWatermark fails when the log, ending at lg.end (file offset
+// lg.cutOff of segs[lg.cut]), ends before a position known durable:
+// durable, the synced-through fields of the cut segment's records
+// (incomplete batch included), or those of records that still verify
+// after the end. It notes in lg where the cut segment's tail may be
+// nonzero.
+func checkWatermark(segs []Segment, lg *scannedLog, durable uint64) error {
 	if plant.On(plant.CutBelowWatermark) {
 		return nil
 	}
+	cut, cutOff, res, end := lg.cut, lg.cutOff, lg.res, lg.end
 	w, from := max(durable, res.SyncedThrough), "the index checkpoint or a record before the end"
+	var v segment.View
 	for i, sg := range segs[cut:] {
 		off := int64(segment.HeaderSize)
 		if i == 0 {
 			off = cutOff
 		}
-		var p uint64
+		var p tailProbe
 		err := withFile(sg, func(f mmapfile.File) error {
-			p = probeSyncedThrough(f.Bytes(), sg.Base, off)
-			return nil
+			var err error
+			p, err = probeFile(&v, f, sg.Base, off)
+			return err
 		})
 		if err != nil {
 			return err
 		}
-		if p > w {
-			w, from = p, "a record after the end"
+		if i == 0 {
+			lg.tail, lg.tailKnown = p, true
+		}
+		if p.syncedThrough > w {
+			w, from = p.syncedThrough, "a record after the end"
 			if i > 0 {
 				from = "a record in " + sg.Name
 			}
@@ -268,12 +284,19 @@ func follow(heads map[string]*head, name string, off int64, r *segment.Record) e
 
 // zeroTail zeroes every nonzero page from off to the end of f and syncs
 // what it changed. It returns how many bytes after off were not zero.
-func zeroTail(f mmapfile.File, off int64) (int64, error) {
+// Only the pages that meet [lo, hi) are looked at: the caller knows the
+// others are zero (lo, hi = off, f.Size() when it does not), so that a
+// tail just probed is not read again.
+func zeroTail(f mmapfile.File, off, lo, hi int64) (int64, error) {
 	data := f.Bytes()
 	page := int64(os.Getpagesize())
 	zero := make([]byte, page)
 	var dirtyFrom, dirtyTo int64 = -1, -1
-	for p := off; p < int64(len(data)); {
+	start := off
+	if lo > off {
+		start = max(off, lo&^(page-1)) // the page holding lo; pages are chunked as from off
+	}
+	for p := start; p < min(hi, int64(len(data))); {
 		end := min((p/page+1)*page, int64(len(data)))
 		if !bytes.Equal(data[p:end], zero[:end-p]) {
 			clear(data[p:end])

@@ -123,7 +123,7 @@ func applyCut(fsys mmapfile.FS, p *TruncatePlan) error {
 		return err
 	}
 	defer f.Close()
-	_, err = zeroTail(f, p.Offset) // syncs what it zeroes
+	_, err = zeroTail(f, p.Offset, p.Offset, f.Size()) // syncs what it zeroes
 	return err
 }
 

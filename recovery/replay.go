@@ -125,7 +125,7 @@ func Replay(fs mmapfile.FS, segs []Segment, ix *hashindex.Index) (Report, error)
 			return Report{}, fmt.Errorf("%w: the index entry at %d does not name its stream's record (%v)", ErrReplayUnsafe, e.Tail, err)
 		}
 	}
-	if err := checkWatermark(segs, lg.cut, lg.cutOff, lg.res, lg.end, cp); err != nil {
+	if err := checkWatermark(segs, &lg, cp); err != nil {
 		return Report{}, err
 	}
 

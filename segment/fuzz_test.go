@@ -2,6 +2,7 @@ package segment_test
 
 import (
 	"bytes"
+	"reflect"
 	"testing"
 
 	"github.com/spooldb/spool/segment"
@@ -132,6 +133,7 @@ func FuzzScan(f *testing.F) {
 		if err != nil {
 			t.Fatalf("Scan: %v", err)
 		}
+		sameScanFile(t, seg, base, from, res)
 		if res.End < from || res.End > int64(len(seg)) {
 			t.Fatalf("End %d outside [%d, %d]", res.End, from, len(seg))
 		}
@@ -158,4 +160,43 @@ func FuzzScan(f *testing.F) {
 			wantCorrupt(t, res.Invalid, stop)
 		}
 	})
+}
+
+// sameScanFile checks that ScanFile over seg, read a few bytes at a time
+// (the window moves within records and batches), finds what Scan found:
+// res, and the same records, whose byte fields still hold their own
+// bytes when fn sees them.
+func sameScanFile(t *testing.T, seg []byte, base uint64, from int64, res segment.ScanResult) {
+	t.Helper()
+	var want []scanned
+	var s segment.Scanner
+	if _, err := s.Scan(seg, base, from, func(off int64, r *segment.Record) error {
+		want = append(want, scanned{off, cloneRecord(r)})
+		return nil
+	}); err != nil {
+		t.Fatalf("Scan: %v", err)
+	}
+	for _, n := range []int64{1, 200, 700, 4096} {
+		var got []scanned
+		s.SetReadSize(n)
+		fres, err := s.ScanFile(bytes.NewReader(seg), base, from, func(off int64, r *segment.Record) error {
+			got = append(got, scanned{off, cloneRecord(r)})
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("ScanFile reading %d at a time: %v", n, err)
+		}
+		if !reflect.DeepEqual(fres, res) {
+			t.Fatalf("ScanFile reading %d at a time: %+v (%v), Scan: %+v (%v)", n, fres, fres.Invalid, res, res.Invalid)
+		}
+		sameScanned(t, got, want)
+	}
+}
+
+// cloneRecord copies r's byte fields out of the bytes they alias.
+func cloneRecord(r *segment.Record) segment.Record {
+	c := *r
+	c.Stream, c.Type = bytes.Clone(r.Stream), bytes.Clone(r.Type)
+	c.Metadata, c.Data = bytes.Clone(r.Metadata), bytes.Clone(r.Data)
+	return c
 }

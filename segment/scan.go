@@ -1,5 +1,7 @@
 package segment
 
+import "encoding/binary"
+
 // EndReason says why a forward scan stopped.
 type EndReason int
 
@@ -49,6 +51,7 @@ type ScanResult struct {
 // Scanner walks a segment's records forward, batch by batch.
 type Scanner struct {
 	batch []Record
+	view  View
 }
 
 // Scan decodes the records of seg, the bytes of a segment with base
@@ -57,25 +60,63 @@ type Scanner struct {
 // at the first byte that does not continue the log and reports why. An
 // error from fn stops the scan and is returned as is.
 func (s *Scanner) Scan(seg []byte, base uint64, from int64, fn func(off int64, r *Record) error) (ScanResult, error) {
+	s.view.SetBytes(seg)
+	defer s.view.SetBytes(nil)
+	return s.scan(base, from, fn)
+}
+
+// ScanFile is Scan over the segment src, read in pieces into a buffer the
+// Scanner keeps (see View for why), with the same results. The records
+// passed to fn alias that buffer: their slices are valid only during the
+// call. A failed read stops the scan with its error.
+func (s *Scanner) ScanFile(src Source, base uint64, from int64, fn func(off int64, r *Record) error) (ScanResult, error) {
+	s.view.SetSource(src)
+	defer s.view.SetBytes(nil) // keep the buffer, not the file
+	return s.scan(base, from, fn)
+}
+
+func (s *Scanner) scan(base uint64, from int64, fn func(off int64, r *Record) error) (ScanResult, error) {
+	v := &s.view
 	res := ScanResult{End: from}
 	off := from
 	s.batch = s.batch[:0]
+	moves := v.Moves()
 	for {
-		if off+RecordHeaderSize > int64(len(seg)) {
+		if off+RecordHeaderSize > v.Size() {
 			res.Reason = EndFull
 			break
 		}
-		if IsEnd(seg[off:]) {
+		// The window keeps the incomplete batch from res.End on: its
+		// records are handed to fn only once its last one is read.
+		b, err := v.At(res.End, off, off+RecordHeaderSize)
+		if err != nil {
+			return res, err
+		}
+		if IsEnd(b) {
 			res.Reason = EndZero
 			break
 		}
+		size := int64(binary.LittleEndian.Uint32(b[8:]))
+		if padded := (size + 7) &^ 7; padded > RecordHeaderSize && off+padded <= v.Size() {
+			// Read as far as the size claims. A claim past the segment's
+			// end is not read for: the window ends at or before it, so
+			// Decode rejects it as it would over the whole segment.
+			if b, err = v.At(res.End, off, off+padded); err != nil {
+				return res, err
+			}
+		}
+		if m := v.Moves(); m != moves {
+			moves = m
+			s.rebind(res.End)
+		}
 		s.batch = append(s.batch, Record{})
 		r := &s.batch[len(s.batch)-1]
-		n, err := Decode(seg, off, base+uint64(off-HeaderSize), r)
+		n, err := Decode(b, 0, base+uint64(off-HeaderSize), r)
 		if err != nil {
 			s.batch = s.batch[:len(s.batch)-1]
 			res.Reason = EndInvalid
 			res.Invalid = err.(*CorruptionError)
+			res.Invalid.Offset += off // Decode saw the record at offset 0 of b
 			break
 		}
 		res.SyncedThrough = max(res.SyncedThrough, r.SyncedThrough)
@@ -96,4 +137,19 @@ func (s *Scanner) Scan(seg []byte, base uint64, from int64, fn func(off int64, r
 	}
 	res.IncompleteBytes = off - res.End
 	return res, nil
+}
+
+// rebind points the records of the incomplete batch, which starts at file
+// offset from, at the bytes where the moved window now holds them.
+func (s *Scanner) rebind(from int64) {
+	for i := range s.batch {
+		r := &s.batch[i]
+		b := s.view.win[from-s.view.start:]
+		o := RecordHeaderSize
+		r.Stream, o = b[o:o+len(r.Stream):o+len(r.Stream)], o+len(r.Stream)
+		r.Type, o = b[o:o+len(r.Type):o+len(r.Type)], o+len(r.Type)
+		r.Metadata, o = b[o:o+len(r.Metadata):o+len(r.Metadata)], o+len(r.Metadata)
+		r.Data = b[o : o+len(r.Data) : o+len(r.Data)]
+		from += int64(r.Len())
+	}
 }

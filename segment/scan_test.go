@@ -1,6 +1,7 @@
 package segment_test
 
 import (
+	"bytes"
 	"errors"
 	"math/rand/v2"
 	"testing"
@@ -389,4 +390,40 @@ func BenchmarkScan(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(records), "ns/record")
+}
+
+// failingSource fails every read at or past off.
+type failingSource struct {
+	*bytes.Reader
+	off int64
+}
+
+var errRead = errors.New("read failed")
+
+func (f failingSource) ReadAt(p []byte, off int64) (int, error) {
+	if off+int64(len(p)) > f.off {
+		return 0, errRead
+	}
+	return f.Reader.ReadAt(p, off)
+}
+
+// A failed read stops ScanFile with its error, after the batches read
+// before it; it is not mistaken for the end of the data.
+func TestScanFileReadError(t *testing.T) {
+	rng := newRand(t, 11)
+	sb := newSegBuilder(1<<16, 0)
+	want := sb.batches(t, rng, 1, 2, 1, 3)
+	var s segment.Scanner
+	s.SetReadSize(512)
+	var got []scanned
+	_, err := s.ScanFile(failingSource{bytes.NewReader(sb.buf), want[3].off + 600}, 0, segment.HeaderSize, func(off int64, r *segment.Record) error {
+		got = append(got, scanned{off, *r})
+		return nil
+	})
+	if !errors.Is(err, errRead) {
+		t.Fatalf("ScanFile: %v, want the read error", err)
+	}
+	if len(got) == 0 || len(got) == len(want) {
+		t.Fatalf("fn saw %d records before the failed read, want some of %d", len(got), len(want))
+	}
 }
