@@ -463,7 +463,9 @@ func (s *Store) waitCommitted() error {
 // Close syncs everything appended, marks the index clean and releases the
 // directory. Readers still iterating keep their segments mapped until they
 // finish. Close after a failure releases the files without marking the
-// index clean, so the next Open recovers.
+// index clean, so the next Open recovers, and returns the failure: in
+// SyncInterval mode a failed timed msync has no caller to tell but Close,
+// and a nil from Close would say that what was appended is durable.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	if s.closing {
@@ -483,7 +485,9 @@ func (s *Store) Close() error {
 	// shared) finishes its checkpoint before the clean flush below.
 	s.lifeMu.Lock()
 	var err error
-	if s.failure.Load() == nil {
+	if p := s.failure.Load(); p != nil {
+		err = *p
+	} else {
 		err = mmapfile.Guard(func() error {
 			if err := s.syncTo(end); err != nil {
 				return err

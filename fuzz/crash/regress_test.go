@@ -2,10 +2,12 @@ package crash
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/spooldb/spool/engine"
 	"github.com/spooldb/spool/mmapfile/simfs"
@@ -78,5 +80,47 @@ func TestUnsyncedGroupAcrossRoll(t *testing.T) {
 	}
 	if want := []string{"a@0", "b@0", "b@1"}; !slices.Equal(got, want) {
 		t.Fatalf("recovered %v, want %v", got, want)
+	}
+}
+
+// TestCloseAfterSilentSyncFailure: in SyncInterval mode the store msyncs
+// on its own timer, and when that msync fails nobody is waiting for it:
+// the store fails silently until its next call. If that call is Close and
+// Close returned nil, the caller would take its appends as durable (Close
+// syncs everything appended) while the failed msync may have lost them,
+// and a reopen in the same process would even build on the lost pages,
+// which the page cache marks clean (fsyncgate). Close must report the
+// failure.
+//
+// Found by TestRandomCrashStates, seed 1102 (SyncInterval 200µs, the 6th
+// Sync failed): Close returned nil over a failed store, the next phase
+// reopened and appended, and after the power cut the log had a hole
+// below everything the two Closes had promised.
+func TestCloseAfterSilentSyncFailure(t *testing.T) {
+	fs := simfs.New(simfs.Config{Seed: 1})
+	opts := &engine.Options{Storage: fs, SegmentSize: 64 << 10, IndexSlots: 16,
+		Durability: engine.SyncInterval, SyncInterval: time.Millisecond}
+	s, err := engine.Open("silent", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	// The first append marks the index dirty with a Sync of its own: the
+	// failure is armed after it, for the timer's msync of the second.
+	for i := range 2 {
+		if _, err := s.Append(bg, "a", int64(i)-1, engine.Event{Type: "t", Data: []byte("x")}); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			fs.FailNth(simfs.OpSync, 1)
+		}
+	}
+	for deadline := time.Now().Add(10 * time.Second); fs.Stats().Injected == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the timer's msync never ran")
+		}
+	}
+	if err := s.Close(); !errors.Is(err, engine.ErrFailed) || !errors.Is(err, simfs.ErrInjected) {
+		t.Fatalf("Close after the timer's msync failed: %v, want ErrFailed wrapping the injected failure", err)
 	}
 }
