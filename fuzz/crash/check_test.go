@@ -12,8 +12,13 @@ import (
 type tally struct {
 	states  int
 	acked   int // acknowledged events checked
-	lost    int // acknowledged events missing or misplaced
+	lost    int // acknowledged events missing or misplaced that were promised to survive
 	corrupt int // events returned that were never issued, rejected, duplicated or differ
+	dropped int // acknowledged events missing that no Sync or Close had promised (allowed)
+	// promised counts acknowledged events that had to survive; injected
+	// and injectedRecovery, states where an injected failure struck in
+	// the workload and in the recovery after the crash.
+	promised, injected, injectedRecovery int
 }
 
 func (t *tally) add(o tally) {
@@ -21,6 +26,10 @@ func (t *tally) add(o tally) {
 	t.acked += o.acked
 	t.lost += o.lost
 	t.corrupt += o.corrupt
+	t.dropped += o.dropped
+	t.promised += o.promised
+	t.injected += o.injected
+	t.injectedRecovery += o.injectedRecovery
 }
 
 // logEntry is one event of a recovered log, as compared across recoveries.
@@ -97,6 +106,7 @@ func (m *model) check(s *engine.Store) ([]logEntry, tally) {
 	for _, st := range m.streams {
 		t.acked += m.checkStream(s, st, byStream[st.name], &t)
 	}
+	m.checkPrefix(seen)
 	return entries(log), t
 }
 
@@ -109,6 +119,9 @@ func (m *model) checkStream(s *engine.Store, st *stream, got []engine.RecordedEv
 	for bi, b := range st.batches {
 		if b.status == acked {
 			ackedN += len(b.events)
+		}
+		if m.mustSurvive(b) {
+			t.promised += len(b.events)
 		}
 		present := 0
 		for i := range b.events {
@@ -127,9 +140,12 @@ func (m *model) checkStream(s *engine.Store, st *stream, got []engine.RecordedEv
 			t.corrupt += present
 			m.violate("stream %s: batch %d recovered in part (%d of %d events)", st.name, bi, present, len(b.events))
 			k += present
-		case b.status == acked:
+		case m.mustSurvive(b):
 			t.lost += len(b.events)
-			m.violate("stream %s: acknowledged batch %d (versions %d-%d, position %d) lost", st.name, bi, b.res.FirstVersion, b.res.LastVersion, b.res.Position)
+			m.violate("stream %s: acknowledged batch %d (versions %d-%d, position %d, acknowledgement %d, %d promised) lost",
+				st.name, bi, b.res.FirstVersion, b.res.LastVersion, b.res.Position, b.seq, m.promised.Load())
+		case b.status == acked:
+			t.dropped += len(b.events)
 		}
 	}
 	if k < len(got) {

@@ -13,7 +13,7 @@ import (
 type status int
 
 const (
-	acked    status = iota // Append returned nil: must survive
+	acked    status = iota // Append returned nil: must survive once promised (model.mustSurvive)
 	maybe                  // Append failed with the store: may survive, whole
 	rejected               // wrong expected version: must never appear
 )
@@ -23,6 +23,7 @@ type batch struct {
 	events []engine.Event
 	status status
 	res    engine.AppendResult // when acked
+	seq    int64               // when acked: the how-manieth acknowledgement of the state
 }
 
 // stream is one stream of the model. Each is written by one worker only,
@@ -41,6 +42,14 @@ type model struct {
 	// failed is set once the store reported a write-path failure: no
 	// Append started after that may be acknowledged.
 	failed atomic.Bool
+	// everyAck: each acknowledgement promises survival (SyncEachCommit).
+	everyAck bool
+	// acks counts acknowledged appends; promised is the highest count a
+	// Sync or Close that returned nil had seen before it began: the
+	// appends acknowledged up to there must survive in every mode.
+	acks, promised atomic.Int64
+	// onAck, when set, is called with each acknowledgement's count.
+	onAck func(n int64)
 
 	mu         sync.Mutex
 	rejected   [][16]byte // IDs of rejected events
@@ -53,6 +62,31 @@ func (m *model) violate(format string, args ...any) {
 	if len(m.violations) < 20 {
 		m.violations = append(m.violations, fmt.Sprintf(format, args...))
 	}
+}
+
+// ack records b as acknowledged.
+func (m *model) ack(b *batch, res engine.AppendResult) {
+	b.status, b.res = acked, res
+	b.seq = m.acks.Add(1)
+	if m.onAck != nil {
+		m.onAck(b.seq)
+	}
+}
+
+// promise records that a Sync or Close returned nil that began when n
+// appends were acknowledged.
+func (m *model) promise(n int64) {
+	for {
+		p := m.promised.Load()
+		if n <= p || m.promised.CompareAndSwap(p, n) {
+			return
+		}
+	}
+}
+
+// mustSurvive reports whether b must be there after a power cut.
+func (m *model) mustSurvive(b *batch) bool {
+	return b.status == acked && (m.everyAck || b.seq <= m.promised.Load())
 }
 
 func (m *model) reject(b *batch) {

@@ -1,8 +1,10 @@
 package crash
 
 import (
+	"maps"
 	"math"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -29,6 +31,7 @@ func TestRandomCrashStates(t *testing.T) {
 		stop   atomic.Bool
 		mu     sync.Mutex
 		total  tally
+		byMode = make(map[string]*tally)
 		failed *stateFailure
 		wg     sync.WaitGroup
 	)
@@ -45,6 +48,12 @@ func TestRandomCrashStates(t *testing.T) {
 				got, err := st.run()
 				mu.Lock()
 				total.add(got)
+				mt := byMode[st.mode.label()]
+				if mt == nil {
+					mt = &tally{}
+					byMode[st.mode.label()] = mt
+				}
+				mt.add(got)
 				if err != nil && (failed == nil || st.seed < failed.st.seed) {
 					failed = &stateFailure{st, err}
 					stop.Store(true)
@@ -60,6 +69,12 @@ func TestRandomCrashStates(t *testing.T) {
 	d := time.Since(start)
 	t.Logf("%d states (seeds %d-%d) in %v, %.0f states/s: %d acknowledged events checked, %d lost, %d corrupt returned",
 		total.states, base, base+uint64(total.states)-1, d.Round(time.Millisecond), float64(total.states)/d.Seconds(), total.acked, total.lost, total.corrupt)
+	// Not in the summary line's words, which CI adds up.
+	for _, name := range slices.Sorted(maps.Keys(byMode)) {
+		mt := byMode[name]
+		t.Logf("  %-21s %5d states (injected failures struck in %d, in %d recoveries): %d events acknowledged, %d of them promised, %d unpromised dropped",
+			name, mt.states, mt.injected, mt.injectedRecovery, mt.acked, mt.promised, mt.dropped)
+	}
 }
 
 type stateFailure struct {

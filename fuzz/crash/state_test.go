@@ -16,27 +16,33 @@ import (
 // state is one crash state: the storage set-up, the workload, where the
 // power is cut and how the crash settles.
 type state struct {
-	seed       uint64
-	w          workload
-	slots      uint64
-	mapped     bool
-	writeBack  float64
-	dirPrefix  bool
-	freezeAt   int64 // cut after this many storage operations; 0: after the workload
-	failSync   int64 // fail this Sync (EIO); 0: none
-	failCreate int64 // fail this Create (ENOSPC); 0: none
-	resolution simfs.Resolution
+	seed      uint64
+	mode      mode
+	w         workload
+	slots     uint64
+	writeBack float64
+	dirPrefix bool
+	freezeAt  int64 // cut after this many storage operations; 0: none
+	// cutAck cuts the power right after the cutAck-th acknowledged
+	// append (0: none): where appends touch no storage (SyncInterval,
+	// NoSync), storage operations are too few to cut between them.
+	cutAck        int64
+	faults        faults
+	recoveryFault fault // armed for the Open after the crash; nth 0: none
+	resolution    simfs.Resolution
 	// lie makes every Sync report success without syncing: a planted
 	// durability bug, to show the checks catch one.
 	lie bool
 }
 
 func (st state) String() string {
-	return fmt.Sprintf("seed=%d %v slots=%d mapped=%v writeback=%.2f dirprefix=%v freeze-at=%d fail-sync=%d fail-create=%d %v",
-		st.seed, st.w, st.slots, st.mapped, st.writeBack, st.dirPrefix, st.freezeAt, st.failSync, st.failCreate, st.resolution)
+	return fmt.Sprintf("seed=%d mode=%v %v slots=%d writeback=%.2f dirprefix=%v freeze-at=%d cut-ack=%d %v recovery-%v %v",
+		st.seed, st.mode, st.w, st.slots, st.writeBack, st.dirPrefix, st.freezeAt, st.cutAck, st.faults, faults{st.recoveryFault}, st.resolution)
 }
 
-// randomState draws a state from its seed.
+// randomState draws a state from its seed. The draws of stream 0x5eed
+// are those of the states before modes were drawn, in their order; the
+// mode and what depends on it come from modeStream.
 func randomState(seed uint64) state {
 	r := rand.New(rand.NewPCG(seed, 0x5eed))
 	st := state{
@@ -49,21 +55,21 @@ func randomState(seed uint64) state {
 			streams:   1 + r.IntN(4),
 		},
 		slots:      16 << r.IntN(2),
-		mapped:     r.IntN(3) == 0,
-		writeBack:  []float64{0, 0.02, 0.2}[r.IntN(3)],
-		dirPrefix:  r.IntN(2) == 0,
 		resolution: simfs.Random,
 	}
+	mapped := r.IntN(3) == 0
+	st.writeBack = []float64{0, 0.02, 0.2}[r.IntN(3)]
+	st.dirPrefix = r.IntN(2) == 0
 	// About three storage operations per append, plus opening.
 	budget := int64(st.w.workers*st.w.perWorker*st.w.phases*3 + 20*st.w.phases)
 	if r.IntN(5) > 0 {
 		st.freezeAt = 1 + r.Int64N(budget)
 	}
 	if r.IntN(8) == 0 {
-		st.failSync = 1 + r.Int64N(int64(st.w.workers*st.w.perWorker*st.w.phases))
+		st.faults = append(st.faults, fault{simfs.OpSync, 1 + r.Int64N(int64(st.w.workers*st.w.perWorker*st.w.phases))})
 	}
 	if r.IntN(16) == 0 {
-		st.failCreate = 1 + r.Int64N(4)
+		st.faults = append(st.faults, fault{simfs.OpCreate, 1 + r.Int64N(4)})
 	}
 	switch r.IntN(10) {
 	case 0:
@@ -71,6 +77,14 @@ func randomState(seed uint64) state {
 	case 1:
 		st.resolution = simfs.KeepAll
 	}
+
+	rm := rand.New(rand.NewPCG(seed, modeStream))
+	st.mode = drawMode(rm, mapped)
+	if !st.mode.everyAck() {
+		st.freezeAt, st.cutAck = cutPoint(rm, st.w)
+	}
+	st.faults = drawFaults(rm, st.faults)
+	st.recoveryFault = drawRecoveryFault(rm)
 	return st
 }
 
@@ -79,7 +93,8 @@ func (st state) options(fs *simfs.FS) *engine.Options {
 	if st.lie {
 		storage = lyingFS{fs}
 	}
-	return &engine.Options{Storage: storage, SegmentSize: st.w.segSize, IndexSlots: st.slots, MappedWrites: st.mapped}
+	return &engine.Options{Storage: storage, SegmentSize: st.w.segSize, IndexSlots: st.slots,
+		Durability: st.mode.durability, MappedWrites: st.mode.mapped, SyncInterval: st.mode.interval}
 }
 
 // run runs the state and returns what its checks counted, and an error
@@ -94,6 +109,9 @@ func (st state) run() (tally, error) {
 		_ = s.Close()
 	}
 	t := st.recoverAndCheck(after, r, m)
+	if fs.Stats().Injected > 0 {
+		t.injected = 1
+	}
 	return t, m.err()
 }
 
@@ -101,14 +119,16 @@ func (st state) run() (tally, error) {
 // it, until it ends or the storage freezes. It returns the model, the FS
 // and the store, which is still open (nil if an open failed).
 func (st state) workload() (*model, *simfs.FS, *engine.Store) {
-	m := &model{seed: st.seed}
+	m := &model{seed: st.seed, everyAck: st.mode.everyAck()}
 	fs := simfs.New(simfs.Config{Seed: st.seed, WriteBack: st.writeBack, DirPrefix: st.dirPrefix})
 	fs.FreezeAfter(st.freezeAt)
-	if st.failSync > 0 {
-		fs.FailNth(simfs.OpSync, st.failSync)
-	}
-	if st.failCreate > 0 {
-		fs.FailNth(simfs.OpCreate, st.failCreate)
+	st.faults.arm(fs)
+	if st.cutAck > 0 {
+		m.onAck = func(n int64) {
+			if n == st.cutAck {
+				fs.Freeze()
+			}
+		}
 	}
 	// A call may fail only when the storage was made to fail.
 	disturbed := func() bool { return fs.Frozen() || fs.Stats().Injected > 0 }
@@ -129,7 +149,7 @@ func (st state) workload() (*model, *simfs.FS, *engine.Store) {
 		var wg sync.WaitGroup
 		for w := range st.w.workers {
 			wk := &worker{id: w, rng: rand.New(rand.NewPCG(st.seed, uint64(w*10+phase))), m: m, s: s, w: st.w,
-				streams: m.streams[w*st.w.streams : (w+1)*st.w.streams], n: phase * 100000}
+				streams: m.streams[w*st.w.streams : (w+1)*st.w.streams], n: phase * 100000, off: fs.Frozen}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -140,6 +160,7 @@ func (st state) workload() (*model, *simfs.FS, *engine.Store) {
 		if phase == st.w.phases-1 || m.failed.Load() {
 			break
 		}
+		acked := m.acks.Load()
 		if err := s.Close(); err != nil {
 			s = nil
 			if !disturbed() {
@@ -147,12 +168,16 @@ func (st state) workload() (*model, *simfs.FS, *engine.Store) {
 			}
 			break
 		}
+		m.promise(acked)
 		if s, err = engine.Open("crash", st.options(fs)); err != nil {
 			s = nil
 			if !disturbed() {
 				m.violate("reopen after a clean close: %v", err)
 			}
 		}
+	}
+	if s != nil && m.failed.Load() {
+		probeFailed(s, m)
 	}
 	return m, fs, s
 }
@@ -162,13 +187,12 @@ func (st state) workload() (*model, *simfs.FS, *engine.Store) {
 // then appends to every stream.
 func (st state) recoverAndCheck(after *simfs.FS, r *rand.Rand, m *model) tally {
 	t := tally{states: 1}
-	s2, err := engine.Open("crash", st.options(after))
-	if err != nil {
-		m.violate("open after the crash (%+v): %v", after.Origin(), err)
+	after, s2, ok := st.openAfterCrash(after, r, m, &t)
+	if !ok {
 		return t
 	}
 	log1, t1 := m.check(s2)
-	t.acked, t.lost, t.corrupt = t1.acked, t1.lost, t1.corrupt
+	t.add(t1)
 
 	// Recovery must be idempotent: crash again at once, with no writes.
 	again := after.Crash(r, simfs.Random)

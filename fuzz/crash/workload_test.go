@@ -37,12 +37,16 @@ type worker struct {
 	streams []*stream
 	w       workload
 	n       int // events made so far
+	// off reports that the power is cut: nothing runs after that. (In
+	// NoSync mode appends touch no storage, so they would go on.)
+	off func() bool
 }
 
-// run does ops operations and stops early at a store failure.
+// run does ops operations and stops early at a store failure or a power
+// cut.
 func (wk *worker) run(ops int) {
 	for range ops {
-		if !wk.step() {
+		if wk.off() || !wk.step() {
 			return
 		}
 	}
@@ -61,10 +65,18 @@ func (wk *worker) step() bool {
 	case x < 95:
 		return wk.readAll()
 	default:
-		if err := wk.s.Sync(); err != nil {
-			return wk.failed("Sync", err)
-		}
+		return wk.sync()
 	}
+}
+
+// sync calls Sync; when it returns nil, every append acknowledged before
+// it began is promised to survive.
+func (wk *worker) sync() bool {
+	n := wk.m.acks.Load()
+	if err := wk.s.Sync(); err != nil {
+		return wk.failed("Sync", err)
+	}
+	wk.m.promise(n)
 	return true
 }
 
@@ -96,7 +108,7 @@ func (wk *worker) appendTo(st *stream) bool {
 		if res.FirstVersion != st.version+1 || res.LastVersion != st.version+int64(len(events)) {
 			wk.m.violate("stream %s: append at version %d returned versions %d-%d", st.name, st.version, res.FirstVersion, res.LastVersion)
 		}
-		b.status, b.res = acked, res
+		wk.m.ack(b, res)
 		st.batches = append(st.batches, b)
 		st.version, st.last = res.LastVersion, b
 		return true
