@@ -1,8 +1,10 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -246,13 +248,22 @@ func (s *Store) openSegment(name string, base uint64) (*segmentFile, error) {
 //     it is used as it is: nothing needs scanning;
 //   - after an unclean stop it is replayed from its checkpoint (only the
 //     log written since the last index checkpoint is scanned);
-//   - when that is not safe, or the index is unreadable, it is rebuilt
-//     from the whole log. Its checkpoint, a log position that was durable
-//     when the index said so, still tells Rebuild what must not be cut.
+//   - when that is not safe, or the index is missing or invalid, it is
+//     rebuilt from the whole log. Its checkpoint, a log position that was
+//     durable when the index said so, still tells Rebuild what must not be
+//     cut.
+//
+// An I/O error (a failed msync above all) fails Open instead: rebuilding
+// would repeat what failed, or lose the checkpoint.
 func (s *Store) openIndex(list segmentList) error {
 	ix, err := hashindex.Open(s.fs, indexName)
-	if err != nil {
+	switch {
+	case errors.Is(err, os.ErrNotExist) || errors.Is(err, hashindex.ErrInvalid):
 		return s.recover(list, 0)
+	case err != nil:
+		// An I/O error: rebuilding would lose the index's checkpoint,
+		// the durable position that tells damage from a torn tail.
+		return err
 	}
 	cp := ix.Checkpoint()
 	last := list[len(list)-1]
@@ -277,6 +288,13 @@ func (s *Store) openIndex(list segmentList) error {
 			s.recovered(list, rep)
 			s.opened.ReplayedIndex = true
 			return nil
+		}
+		if !errors.Is(err, recovery.ErrReplayUnsafe) && !errors.Is(err, segment.ErrCorrupt) && !errors.Is(err, hashindex.ErrCorrupt) {
+			// A failed msync (or other I/O error) is final: a Rebuild
+			// would msync the same pages again, which "succeeds" once the
+			// kernel has marked them clean. The next Open starts over.
+			_ = ix.Close()
+			return err
 		}
 		// Replay checks everything before it changes anything, and what
 		// it changes (the cut tail) Rebuild cuts the same way. If it got

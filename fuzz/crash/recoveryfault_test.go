@@ -24,11 +24,10 @@ func drawRecoveryFault(r *rand.Rand) fault {
 // changed nothing it cannot redo: the power is cut again (a failed
 // recovery leaves what it synced and nothing else) and the next Open must
 // recover. An Open that succeeds although its fault struck is checked
-// like any other: the engine ignores Close errors by design, and it
-// rebuilds the index when replaying it failed for any reason, a failed
-// msync included (a retry of that msync, which the README rules out; not
-// required here until the engine decides). It returns the FS the store
-// was opened on; t counts a struck recovery fault.
+// like any other: the engine ignores errors of calls whose failure loses
+// nothing (closing a file). A failed msync is never one of them
+// (TestRecoveryDoesNotRetryFailedSync). It returns the FS the
+// store was opened on; t counts a struck recovery fault.
 func (st state) openAfterCrash(after *simfs.FS, r *rand.Rand, m *model, t *tally) (*simfs.FS, *engine.Store, bool) {
 	if st.recoveryFault.nth > 0 {
 		faults{st.recoveryFault}.arm(after)
