@@ -332,6 +332,7 @@ func (s *Store) rollLocked() error {
 	s.segs.Store(&list)
 	s.syncMu.Lock()
 	s.writing = append(s.writing, seg)
+	s.releaseSyncedLocked() // the old segment, if sealTo synced it
 	s.syncMu.Unlock()
 	// The writer's view may have cached the old segment as the newest,
 	// serving positions up to its limit: the new one starts before that.

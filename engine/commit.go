@@ -202,6 +202,17 @@ func (s *Store) apply(w commitWork) {
 	}
 }
 
+// releaseSyncedLocked lets go of the writer's segments synced to their
+// end: they are written no more, and the mapper may unmap them. Called
+// with syncMu held.
+func (s *Store) releaseSyncedLocked() {
+	for len(s.writing) > 1 && s.writing[1].base <= s.synced {
+		s.writing[0].release()
+		s.writing[0] = nil
+		s.writing = s.writing[1:]
+	}
+}
+
 // syncTo makes the log durable through position target.
 func (s *Store) syncTo(target uint64) error {
 	s.syncMu.Lock()
@@ -238,15 +249,9 @@ func (s *Store) syncTo(target uint64) error {
 			return s.fail(&fatalError{err})
 		}
 	}
-	// Segments synced to their end are written no more: the writer lets
-	// go of them, and the mapper may unmap them.
-	for len(s.writing) > 1 && s.writing[1].base <= target {
-		s.writing[0].release()
-		s.writing[0] = nil
-		s.writing = s.writing[1:]
-	}
 	s.stats.msyncs.observe(uint64(time.Since(start).Microseconds()))
 	s.synced = target
+	s.releaseSyncedLocked()
 	s.durablePos.Store(target)
 	return nil
 }

@@ -61,11 +61,17 @@ func (mp *mapper) acquire(f *segmentFile) (*mappedSegment, error) {
 	if err != nil {
 		return nil, fmt.Errorf("spool: map segment %s: %w", f.name, err)
 	}
+	cached := false
+	defer func() {
+		if !cached { // a bad header, or a fault reading it
+			_ = file.Close()
+		}
+	}()
 	if err := checkSegmentFile(file, f); err != nil {
-		_ = file.Close()
 		return nil, err
 	}
 	m := mp.cacheLocked(f, file)
+	cached = true
 	m.refs.Add(1)
 	return m, nil
 }
@@ -111,7 +117,10 @@ func (mp *mapper) cacheLocked(f *segmentFile, file mmapfile.File) *mappedSegment
 // first, until the cached bytes are under the cap; keep (just mapped for
 // its caller) stays.
 func (mp *mapper) evictLocked(keep *segmentFile) {
-	mp.over.Store(false)
+	// over is set before the scan: a user letting go of a mapping the
+	// scan already passed over then trims again (after this, under mu).
+	mp.over.Store(true)
+	defer func() { mp.over.Store(mp.cached > mp.limit) }()
 	for mp.cached > mp.limit {
 		var victim *segmentFile
 		var vm *mappedSegment
@@ -125,8 +134,7 @@ func (mp *mapper) evictLocked(keep *segmentFile) {
 			}
 		}
 		if victim == nil {
-			mp.over.Store(true) // every cached mapping is in use
-			return
+			return // every cached mapping is in use
 		}
 		// Only the segment file's reference left: taking it to 0 makes
 		// acquire fail, so no user can appear any more.

@@ -80,10 +80,15 @@ type Options struct {
 	// past it, sealed segments nobody reads are unmapped (least recently
 	// used first) and mapped again when a reader reaches them, so a store
 	// larger than a 32-bit address space works. Mappings in use are never
-	// taken away: every reader holds the segment it reads (a stream read
-	// up to a chunk of 128 events' segments), the writer the segments it
-	// has not synced yet; while they alone need more, the store maps more.
-	// The index file's mapping comes on top. At least twice SegmentSize.
+	// taken away: every log reader holds the segment it reads, a stream
+	// read the segments of one chunk of events (a quarter of the cap's
+	// segments, at least 4, plus 2), and the writer the segments it has not
+	// synced yet; while they alone need more, the store maps more. The
+	// index file's mapping and the spare segment being prepared come on
+	// top. At least twice SegmentSize; by default DefaultMaxMappedBytes or
+	// twice SegmentSize, whichever is larger. On 32-bit platforms a failed
+	// mapping (address space exhausted) while the writer updates the index
+	// fails the store, like any other write-path error.
 	MaxMappedBytes int64
 	// SegmentPrep chooses how new segment files are prepared; see
 	// mmapfile.Prep. Zero-fill by default.
@@ -116,7 +121,9 @@ func (o *Options) withDefaults() Options {
 		c.IndexSlots = DefaultIndexSlots
 	}
 	if c.MaxMappedBytes == 0 {
-		c.MaxMappedBytes = DefaultMaxMappedBytes
+		// Segments larger than a quarter of the default raise it: the
+		// writer may hold two.
+		c.MaxMappedBytes = max(DefaultMaxMappedBytes, 2*c.SegmentSize)
 	}
 	return c
 }
