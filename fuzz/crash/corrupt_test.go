@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/spooldb/spool/engine"
@@ -30,8 +31,9 @@ type ackedEvent struct {
 // damages one acknowledged record below that proof on the device, and
 // reopens. The damage must be reported — Open fails with ErrCorrupt, or
 // reading the log does — and nothing else may change: no event before the
-// damage lost, none returned different.
-func corruptionState(seed uint64) error {
+// damage lost, none returned different. kinds (if not nil) counts the
+// kinds of damage done.
+func corruptionState(seed uint64, kinds map[simfs.Corruption]int) error {
 	r := rand.New(rand.NewPCG(seed, 0xdead))
 	fs := simfs.New(simfs.Config{Seed: seed, WriteBack: 0.05})
 	opts := func(f *simfs.FS) *engine.Options {
@@ -90,19 +92,33 @@ func corruptionState(seed uint64) error {
 	if r.IntN(2) == 0 {
 		span = segment.RecordHeaderSize
 	}
-	kind := []simfs.Corruption{simfs.BitFlip, simfs.ZeroSector, simfs.RandomSector}[r.IntN(3)]
+	choices := []simfs.Corruption{simfs.BitFlip, simfs.ZeroSector, simfs.RandomSector, simfs.MisdirectedPage, simfs.DroppedPage}
+	kind := choices[r.IntN(len(choices))]
 	at := fileOff + r.Int64N(span)
-	// A damaged sector must not reach the proof: without it, damage to
-	// the last acknowledged group looks exactly like a torn tail.
+	// A damaged sector or page must not reach the proof: without it,
+	// damage to the last acknowledged group looks exactly like a torn
+	// tail.
 	proofName, proofOff, err := locate(after, acked[len(acked)-1].pos)
 	if err != nil {
 		return err
 	}
-	if kind != simfs.BitFlip && name == proofName && (at&^(simfs.SectorSize-1))+simfs.SectorSize > proofOff {
+	unit := int64(simfs.SectorSize)
+	if kind == simfs.MisdirectedPage || kind == simfs.DroppedPage {
+		unit = simfs.PageSize
+	}
+	if kind != simfs.BitFlip && name == proofName && (at&^(unit-1))+unit > proofOff {
 		kind = simfs.BitFlip
 	}
-	if err := after.Corrupt(name, at, kind, r); err != nil {
+	err = after.Corrupt(name, at, kind, r)
+	if errors.Is(err, simfs.ErrNoSuchCorruption) {
+		kind = simfs.BitFlip // no other page differs, or none was written
+		err = after.Corrupt(name, at, kind, r)
+	}
+	if err != nil {
 		return err
+	}
+	if kinds != nil {
+		kinds[kind]++
 	}
 	what := fmt.Sprintf("%v at %s offset %d (record of %s@%d at position %d)", kind, name, at, target.stream, target.version, target.pos)
 
@@ -161,10 +177,15 @@ func TestCorruptionReported(t *testing.T) {
 		n = min(n, 30)
 	}
 	base := baseSeed()
+	kinds := map[simfs.Corruption]int{}
 	for i := range uint64(n) {
-		if err := corruptionState(base + i); err != nil {
+		if err := corruptionState(base+i, kinds); err != nil {
 			t.Fatalf("corruption state, seed %d: %v\nreplay: go test ./fuzz/crash -run TestCorruptionReported -crash.seed=%d -crash.corrupt=1", base+i, err, base+i)
 		}
 	}
-	t.Logf("%d corruption states: every damaged acknowledged record reported", n)
+	var mix []string
+	for _, k := range []simfs.Corruption{simfs.BitFlip, simfs.ZeroSector, simfs.RandomSector, simfs.MisdirectedPage, simfs.DroppedPage} {
+		mix = append(mix, fmt.Sprintf("%v %d", k, kinds[k]))
+	}
+	t.Logf("%d corruption states: every damaged acknowledged record reported (%s)", n, strings.Join(mix, ", "))
 }

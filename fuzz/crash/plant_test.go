@@ -33,7 +33,7 @@ func TestSensitivity(t *testing.T) {
 				if i%2 == 0 {
 					_, err = randomState(seed).run()
 				} else {
-					err = corruptionState(seed)
+					err = corruptionState(seed, nil)
 				}
 				if err != nil {
 					t.Logf("caught after %d states (%v), seed %d: %.300v", i+1, time.Since(start).Round(time.Millisecond), seed, err)

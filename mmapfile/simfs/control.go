@@ -85,6 +85,7 @@ func (fs *FS) failPages(ino *inode, off, n int64) {
 	for _, p := range ino.dirtyPages(int(off/PageSize), int((end+PageSize-1)/PageSize)) {
 		lo, hi := ino.span(p)
 		now := clone(ino.live[lo:hi])
+		ino.noteWrite(p, ino.durable[lo:hi], now)
 		resolvePage(fs.rng, ino.durable[lo:hi], now, pageChoice(fs.rng, resolveMix{keep: 0.5, tear: 0.3}))
 		if ino.cleanAs == nil {
 			ino.cleanAs = make(map[int][]byte)

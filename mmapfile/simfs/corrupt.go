@@ -16,7 +16,16 @@ const (
 	ZeroSector
 	// RandomSector fills that sector with random bytes: junk.
 	RandomSector
+	// MisdirectedPage puts into the 4 KiB page holding the offset the
+	// content of another page of the file that differs from it: a write
+	// that landed at the wrong place.
+	MisdirectedPage
+	// DroppedPage puts back what the page holding the offset held before
+	// the last write that reached the device: a write the device
+	// acknowledged and lost.
+	DroppedPage
 )
+
 
 func (c Corruption) String() string {
 	switch c {
@@ -26,6 +35,10 @@ func (c Corruption) String() string {
 		return "zero-sector"
 	case RandomSector:
 		return "random-sector"
+	case MisdirectedPage:
+		return "misdirected-page"
+	case DroppedPage:
+		return "dropped-page"
 	}
 	return fmt.Sprintf("Corruption(%d)", int(c))
 }
@@ -60,6 +73,28 @@ func (fs *FS) Corrupt(name string, off int64, kind Corruption, rng *rand.Rand) e
 		for i := lo; i < hi; i++ {
 			ino.durable[i] = byte(rng.Uint32())
 		}
+	case MisdirectedPage:
+		plo, phi := ino.span(p)
+		var others []int
+		for q := range ino.pages() {
+			qlo, qhi := ino.span(q)
+			if q != p && qhi-qlo == phi-plo && !same(ino.durable[qlo:qhi], ino.durable[plo:phi]) {
+				others = append(others, q)
+			}
+		}
+		if len(others) == 0 {
+			return fmt.Errorf("%w: %v at %s offset %d", ErrNoSuchCorruption, kind, name, off)
+		}
+		qlo, qhi := ino.span(others[rng.IntN(len(others))])
+		copy(ino.durable[plo:phi], ino.durable[qlo:qhi])
+	case DroppedPage:
+		old, ok := ino.before[p]
+		if !ok {
+			return fmt.Errorf("%w: %v at %s offset %d", ErrNoSuchCorruption, kind, name, off)
+		}
+		plo, phi := ino.span(p)
+		copy(ino.durable[plo:phi], old)
+		delete(ino.before, p) // what it held before that is not known
 	default:
 		return fmt.Errorf("simfs: unknown corruption %d", int(kind))
 	}

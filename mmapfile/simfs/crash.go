@@ -2,6 +2,7 @@ package simfs
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 )
@@ -131,7 +132,8 @@ func (fs *FS) Crash(rng *rand.Rand, r Resolution) *FS {
 		ino := dir[name]
 		n, ok := settled[ino]
 		if !ok {
-			n = &inode{name: name, durable: settle(rng, ino, mix, &rep)}
+			n = &inode{name: name}
+			n.durable, n.before = settle(rng, ino, mix, &rep)
 			n.live = clone(n.durable)
 			settled[ino] = n
 			out.inodes = append(out.inodes, n)
@@ -144,9 +146,11 @@ func (fs *FS) Crash(rng *rand.Rand, r Resolution) *FS {
 	return out
 }
 
-// settle returns the device image of ino after the crash.
-func settle(rng *rand.Rand, ino *inode, mix resolveMix, rep *CrashReport) []byte {
+// settle returns the device image of ino after the crash, and what each
+// page written held before its last write (see inode.before).
+func settle(rng *rand.Rand, ino *inode, mix resolveMix, rep *CrashReport) ([]byte, map[int][]byte) {
 	img := clone(ino.durable)
+	before := maps.Clone(ino.before)
 	for p := range ino.pages() {
 		lo, hi := ino.span(p)
 		if c, ok := ino.cleanAs[p]; ok && !same(c, img[lo:hi]) {
@@ -165,9 +169,16 @@ func settle(rng *rand.Rand, ino *inode, mix resolveMix, rep *CrashReport) []byte
 		default:
 			rep.TornPages++
 		}
+		old := clone(img[lo:hi])
 		resolvePage(rng, img[lo:hi], ino.frozen[lo:hi], c)
+		if !same(old, img[lo:hi]) {
+			if before == nil {
+				before = make(map[int][]byte)
+			}
+			before[p] = old
+		}
 	}
-	return img
+	return img, before
 }
 
 // settleDir returns the durable directory with the pending changes r

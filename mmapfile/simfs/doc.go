@@ -35,7 +35,10 @@
 //     its pages durable, lost or torn and marks them clean, as Linux does:
 //     a retried Sync reports success without writing them (fsyncgate).
 //   - Corrupt damages a device image: a bit flip, a zeroed or a random
-//     512-byte sector.
+//     512-byte sector, a page overwritten with another page's content (a
+//     misdirected write), or a page put back to what it held before its
+//     last write reached the device (a dropped write; the FS remembers
+//     that per page, also across Crash).
 //
 // Every random choice comes from the FS's seed or from the rng given to
 // Crash, so the same sequence of calls gives the same states. Create's

@@ -14,4 +14,10 @@ var (
 
 	// ErrBadName is returned when a name is not a plain file name.
 	ErrBadName = errors.New("simfs: not a plain file name")
+
+	// ErrNoSuchCorruption is returned by Corrupt when the kind of damage
+	// asked for cannot happen at the offset: no other page of the file
+	// differs from it (MisdirectedPage), or no write ever reached it
+	// (DroppedPage).
+	ErrNoSuchCorruption = errors.New("simfs: no such corruption here")
 )

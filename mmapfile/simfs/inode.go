@@ -21,6 +21,10 @@ type inode struct {
 	live    []byte // what the program sees: Bytes, WriteAt
 	durable []byte // what is on the device
 	cleanAs map[int][]byte
+	// before holds, for each page a write reached the device, what the
+	// device held there before the last such write: a dropped write
+	// (Corrupt, DroppedPage) puts it back.
+	before map[int][]byte
 
 	// frozen is live as it was when the FS froze: stores after that were
 	// never made, as far as the device is concerned.
@@ -53,8 +57,21 @@ func (n *inode) dirty(img []byte, p int) bool {
 // the kernel's flusher does.
 func (n *inode) writeBack(p int) {
 	lo, hi := n.span(p)
+	n.noteWrite(p, n.durable[lo:hi], n.live[lo:hi])
 	snapshot(n.durable[lo:hi], n.live[lo:hi])
 	delete(n.cleanAs, p)
+}
+
+// noteWrite remembers old, page p's device content, as what p held before
+// a write that may change it to now (a torn write changes part of it).
+func (n *inode) noteWrite(p int, old, now []byte) {
+	if same(old, now) {
+		return
+	}
+	if n.before == nil {
+		n.before = make(map[int][]byte)
+	}
+	n.before[p] = clone(old)
 }
 
 // dirtyPages lists the dirty pages of the live image in [from, to).

@@ -395,3 +395,64 @@ func TestConcurrentStoresAndCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestCorruptPages: a dropped page puts back what the page held before its
+// last write reached the device, also across a crash; a misdirected page
+// takes another page's differing content; neither can be made up where
+// it could not happen.
+func TestCorruptPages(t *testing.T) {
+	fs := New(Config{Seed: 11})
+	f := mustCreate(t, fs, "a", 3*PageSize)
+	page := func(b byte) []byte { return bytes.Repeat([]byte{b}, PageSize) }
+	write := func(p int, b byte, sync bool) {
+		t.Helper()
+		copy(f.Bytes()[p*PageSize:], page(b))
+		if sync {
+			if err := f.Sync(int64(p*PageSize), PageSize); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	durablePage := func(fs *FS, p int) []byte {
+		d, _ := fs.Durable("a")
+		return d[p*PageSize : (p+1)*PageSize]
+	}
+	write(0, 'A', true)
+	write(0, 'B', true)
+	write(1, 'C', true)
+	r := newRng(2)
+	if err := fs.Corrupt("a", 10, DroppedPage, r); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(durablePage(fs, 0), page('A')) {
+		t.Fatalf("dropped page 0 holds %q..., want the A it held before the B", durablePage(fs, 0)[:4])
+	}
+	if err := fs.Corrupt("a", 2*PageSize+10, DroppedPage, r); !errors.Is(err, ErrNoSuchCorruption) {
+		t.Fatalf("dropping a page never written: %v", err)
+	}
+	if err := fs.Corrupt("a", 2*PageSize, MisdirectedPage, r); err != nil {
+		t.Fatal(err)
+	}
+	if got := durablePage(fs, 2); !bytes.Equal(got, page('A')) && !bytes.Equal(got, page('C')) {
+		t.Fatalf("misdirected page 2 holds %q..., want another page's content", got[:4])
+	}
+
+	// Page 1's next write reaches the device only at the crash.
+	write(1, 'D', false)
+	after := fs.Crash(r, KeepAll)
+	if !bytes.Equal(durablePage(after, 1), page('D')) {
+		t.Fatal("KeepAll lost the unsynced write")
+	}
+	if err := after.Corrupt("a", PageSize, DroppedPage, r); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(durablePage(after, 1), page('C')) {
+		t.Fatalf("dropped page 1 after the crash holds %q..., want C", durablePage(after, 1)[:4])
+	}
+
+	one := New(Config{Seed: 12})
+	mustCreate(t, one, "a", PageSize)
+	if err := one.Corrupt("a", 0, MisdirectedPage, r); !errors.Is(err, ErrNoSuchCorruption) {
+		t.Fatalf("misdirecting into a file with no other page: %v", err)
+	}
+}
