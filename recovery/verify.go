@@ -3,6 +3,7 @@ package recovery
 import (
 	"cmp"
 	"fmt"
+	"math/bits"
 	"slices"
 
 	"github.com/spooldb/spool/hashindex"
@@ -33,7 +34,16 @@ type VerifyOptions struct {
 	MaxProblems int
 	// IndexName is the index file (default DefaultIndexName).
 	IndexName string
+	// MaxMappedSegments caps the segments mapped at once (default:
+	// DefaultVerifyMappedSegments). Verify maps a segment when it reads it
+	// and unmaps the least recently read one past the cap, so that a store
+	// larger than a 32-bit address space can be verified.
+	MaxMappedSegments int
 }
+
+// DefaultVerifyMappedSegments is 16 on 32-bit platforms (256 MiB of
+// default-sized segments there) and practically unlimited on 64-bit ones.
+const DefaultVerifyMappedSegments = 16 << (bits.UintSize / 64 * 24)
 
 // VerifyReport is what Verify found. Problems are damage: each is a
 // *segment.CorruptionError naming the file (a segment, or the index) and
@@ -88,14 +98,17 @@ func Verify(dir string, opts *VerifyOptions) (VerifyReport, error) {
 	if o.IndexName == "" {
 		o.IndexName = DefaultIndexName
 	}
+	if o.MaxMappedSegments <= 0 {
+		o.MaxMappedSegments = DefaultVerifyMappedSegments
+	}
 	fsys, names, lock, err := openStoreDir(dir, mmapfile.PrepZeroFill)
 	if err != nil {
 		return VerifyReport{}, err
 	}
 	defer lock.Close()
-	v := &verifier{opts: o, heads: make(map[hashindex.Fingerprint]chainHead)}
-	defer v.close()
 	ro := readOnlyFS{fsys}
+	v := &verifier{opts: o, fsys: ro, heads: make(map[hashindex.Fingerprint]chainHead)}
+	defer v.close()
 	if err := v.openSegments(ro, names); err != nil {
 		return v.rep, fmt.Errorf("recovery: verify %s: %w", dir, err)
 	}
@@ -124,17 +137,28 @@ type verifier struct {
 	sc   segment.Scanner
 	peek segment.Record
 
+	// fsys maps segments on demand; mapped counts those mapped now, and
+	// clock orders their uses (see mapSegment).
+	fsys   mmapfile.FS
+	mapped int
+	clock  uint64
+
 	total, segDone, reported, step int64 // progress
 }
 
-// vseg is one segment file; data is nil when it is unusable (the file
-// could not be mapped or its header does not verify).
+// vseg is one segment file. file and data are set while it is mapped
+// (see mapSegment).
 type vseg struct {
-	name string
-	base uint64
-	file mmapfile.File
-	data []byte
-	used bool // its first record header is not zero
+	name   string
+	base   uint64
+	size   int64
+	usable bool // the file could be mapped and its header verifies
+	used   bool // its first record header is not zero
+
+	file    mmapfile.File
+	data    []byte
+	lastUse uint64
+	pinned  bool // being scanned: its records are in use
 }
 
 // lostSpan is a range [lo, hi) of log positions.
@@ -144,10 +168,52 @@ func (v *verifier) close() {
 	if v.ix != nil {
 		_ = v.ix.Close()
 	}
-	for _, s := range v.segs {
-		if s.file != nil {
-			_ = s.file.Close()
+	for i := range v.segs {
+		v.unmap(&v.segs[i])
+	}
+}
+
+// mapSegment maps s (usable) if it is not mapped, unmapping the least
+// recently used unpinned segment when MaxMappedSegments are mapped. The
+// data of a segment mapped before may be gone after a call, unless it is
+// pinned.
+func (v *verifier) mapSegment(s *vseg) ([]byte, error) {
+	v.clock++
+	s.lastUse = v.clock
+	if s.file != nil {
+		return s.data, nil
+	}
+	for v.mapped >= v.opts.MaxMappedSegments {
+		var victim *vseg
+		for i := range v.segs {
+			o := &v.segs[i]
+			if o.file != nil && !o.pinned && (victim == nil || o.lastUse < victim.lastUse) {
+				victim = o
+			}
 		}
+		if victim == nil {
+			break // all pinned: map one more
+		}
+		v.unmap(victim)
+	}
+	f, err := v.fsys.Open(s.name)
+	if err != nil {
+		return nil, err
+	}
+	if f.Size() != s.size {
+		_ = f.Close()
+		return nil, fmt.Errorf("segment file %s changed size from %d to %d during Verify", s.name, s.size, f.Size())
+	}
+	s.file, s.data = f, f.Bytes()
+	v.mapped++
+	return s.data, nil
+}
+
+func (v *verifier) unmap(s *vseg) {
+	if s.file != nil {
+		_ = s.file.Close()
+		s.file, s.data = nil, nil
+		v.mapped--
 	}
 }
 
@@ -188,7 +254,7 @@ func (v *verifier) openSegments(fsys mmapfile.FS, names []segName) error {
 		if err != nil {
 			v.corrupt(n.name, 0, "cannot map the segment: %v", err)
 		} else {
-			s.file = f
+			s.size = f.Size()
 			v.total += f.Size()
 			v.rep.FileBytes += f.Size()
 			v.guard(n.name, func() error {
@@ -199,13 +265,14 @@ func (v *verifier) openSegments(fsys mmapfile.FS, names []segName) error {
 				case h.Base != n.base:
 					v.corrupt(n.name, 16, "header base %d does not match the file name (base %d)", h.Base, n.base)
 				default:
-					s.data = f.Bytes()
-					s.used = !segment.IsEnd(s.data[segment.HeaderSize:])
+					s.usable = true
+					s.used = !segment.IsEnd(f.Bytes()[segment.HeaderSize:])
 				}
 				return nil
 			})
+			_ = f.Close() // mapped again when read (mapSegment)
 		}
-		if s.data == nil {
+		if !s.usable {
 			hi := segment.MaxPosition
 			if i+1 < len(names) {
 				hi = names[i+1].base
@@ -241,19 +308,23 @@ func (v *verifier) isLost(pos uint64) bool {
 	return false
 }
 
-// locate returns the usable segment whose space holds pos and the file
-// offset of pos in it.
+// locate returns the usable segment whose space holds pos, mapped, and
+// the file offset of pos in it. Its data stays mapped until the next
+// locate or mapSegment.
 func (v *verifier) locate(pos uint64) (*vseg, int64, bool) {
 	i, found := slices.BinarySearchFunc(v.segs, pos, func(s vseg, p uint64) int { return cmp.Compare(s.base, p) })
 	if !found {
 		i--
 	}
-	if i < 0 || v.segs[i].data == nil {
+	if i < 0 || !v.segs[i].usable {
 		return nil, 0, false
 	}
 	s := &v.segs[i]
 	off := int64(pos-s.base) + segment.HeaderSize
-	if off >= int64(len(s.data)) {
+	if off >= s.size {
+		return nil, 0, false
+	}
+	if _, err := v.mapSegment(s); err != nil {
 		return nil, 0, false
 	}
 	return s, off, true

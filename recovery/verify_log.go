@@ -24,36 +24,38 @@ func (v *verifier) scanLog() {
 	prevReported := false
 	for i := range v.segs {
 		s := &v.segs[i]
-		if s.data == nil {
+		if !s.usable {
 			prev = -1 // its range is lost; continuity around it is moot
-			v.segDone += v.fileSize(s)
+			v.segDone += s.size
 			continue
 		}
 		if prev >= 0 {
 			v.checkContinuity(&v.segs[prev], prevEnd, prevEndOff, prevReported, s, i > lastUsed)
+		}
+		if _, err := v.mapSegment(s); err != nil {
+			v.corrupt(s.name, 0, "cannot map the segment again: %v", err)
+			v.addLost(s.base, s.base+uint64(s.size-segment.HeaderSize))
+			prev = -1
+			v.segDone += s.size
+			continue
 		}
 		var end uint64
 		var endOff int64
 		var reported bool
 		// Read-ahead for the scan; skip pointers and chain reports read
 		// back, but rarely further than the page cache still holds.
-		s.file.Advise(0, s.file.Size(), mmapfile.AdviseSequential)
+		s.file.Advise(0, s.size, mmapfile.AdviseSequential)
+		s.pinned = true // the scan's records alias it while others map
 		v.guard(s.name, func() error {
 			end, endOff, reported = v.scanSegment(s, i >= lastUsed)
 			return nil
 		})
+		s.pinned = false
 		v.rep.LogEnd = max(v.rep.LogEnd, end)
 		prev, prevEnd, prevEndOff, prevReported = i, end, endOff, reported
-		v.segDone += v.fileSize(s)
+		v.segDone += s.size
 		v.progressAt(v.segDone)
 	}
-}
-
-func (v *verifier) fileSize(s *vseg) int64 {
-	if s.file == nil {
-		return 0
-	}
-	return s.file.Size()
 }
 
 // checkContinuity checks that cur starts where prev's data ended (at end,
