@@ -26,7 +26,6 @@ const (
 	DroppedPage
 )
 
-
 func (c Corruption) String() string {
 	switch c {
 	case BitFlip:
