@@ -47,7 +47,34 @@ func asFault(r any) *FaultError {
 // file name and offset. It is touched on map, unmap and fault only.
 var mapped struct {
 	sync.Mutex
-	files map[*osFile]struct{}
+	files   map[*osFile]struct{}
+	regions map[*region]struct{}
+}
+
+// region is memory mapped outside this package that stands for a file
+// (see RegisterRegion).
+type region struct {
+	name string
+	data []byte
+}
+
+// RegisterRegion makes Guard attribute faults inside data, memory mapped by
+// another implementation of FS (simulated storage that can make pages
+// fault), to the file name. The returned function undoes it; call it
+// before unmapping data.
+func RegisterRegion(name string, data []byte) (unregister func()) {
+	r := &region{name: name, data: data}
+	mapped.Lock()
+	defer mapped.Unlock()
+	if mapped.regions == nil {
+		mapped.regions = make(map[*region]struct{})
+	}
+	mapped.regions[r] = struct{}{}
+	return func() {
+		mapped.Lock()
+		defer mapped.Unlock()
+		delete(mapped.regions, r)
+	}
 }
 
 func register(of *osFile) {
@@ -69,13 +96,27 @@ func lookupFault(addr uintptr) *FaultError {
 	mapped.Lock()
 	defer mapped.Unlock()
 	for of := range mapped.files {
-		if len(of.data) == 0 {
-			continue
+		if fe := faultIn(of.data, of.Name(), addr); fe != nil {
+			return fe
 		}
-		base := uintptr(unsafe.Pointer(unsafe.SliceData(of.data)))
-		if addr >= base && addr < base+uintptr(len(of.data)) {
-			return &FaultError{File: of.Name(), Offset: int64(addr - base), Addr: addr}
+	}
+	for r := range mapped.regions {
+		if fe := faultIn(r.data, r.name, addr); fe != nil {
+			return fe
 		}
+	}
+	return nil
+}
+
+// faultIn returns the FaultError for addr if it lies in data, the mapping
+// of file name.
+func faultIn(data []byte, name string, addr uintptr) *FaultError {
+	if len(data) == 0 {
+		return nil
+	}
+	base := uintptr(unsafe.Pointer(unsafe.SliceData(data)))
+	if addr >= base && addr < base+uintptr(len(data)) {
+		return &FaultError{File: name, Offset: int64(addr - base), Addr: addr}
 	}
 	return nil
 }

@@ -30,10 +30,18 @@
 //     one recovers;
 //   - the recovered store accepts appends.
 //
+// Beside the random states: systematic crash points (every storage
+// operation of canonical workloads, also inside recovery), corruption
+// states (one acknowledged record damaged on the device: bit flip, zeroed
+// or random sector, misdirected or dropped page; it must be reported) and
+// mapping faults (a page that faults when the engine touches it fails the
+// store, and recovery gives back everything acknowledged).
+//
 // Replaying: a failure prints its seed and the go test command that runs
-// that state alone; the seed draws the mode too. The engine's own goroutines (committer, spare
-// preparer) make the interleaving of storage operations, and so the exact
-// crash point, vary between runs; add -count=N to retry a seed.
+// that state alone; the seed draws the mode too. The engine's own
+// goroutines (committer, spare preparer) make the interleaving of storage
+// operations, and so the exact crash point, vary between runs; add
+// -count=N to retry a seed.
 //
 //	go test ./fuzz/crash                                 # default states
 //	go test ./fuzz/crash -run RandomCrashStates -crash.states=20000

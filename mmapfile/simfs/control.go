@@ -146,3 +146,28 @@ func (fs *FS) DirtyPages() int {
 func errNotDurable(name string) error {
 	return fmt.Errorf("simfs: %s is not on the device: %w", name, iofs.ErrNotExist)
 }
+
+// FaultPage makes the page holding offset off of the live file name fault
+// when the program next touches it through Bytes, as a page the device
+// cannot read back does (SIGBUS): mmapfile.Guard turns that into a
+// *mmapfile.FaultError. simfs itself, WriteAt and ReadAt still reach the
+// page, and a Crash forgets the fault. The file must have been created
+// while Config.Faultable was set.
+func (fs *FS) FaultPage(name string, off int64) error {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	ino, ok := fs.live[name]
+	switch {
+	case !ok:
+		return fmt.Errorf("simfs: fault %s: %w", name, iofs.ErrNotExist)
+	case ino.fault == nil:
+		return fmt.Errorf("simfs: fault %s: not created with Config.Faultable", name)
+	case off < 0 || off >= int64(len(ino.live)):
+		return fmt.Errorf("simfs: fault %s at %d: outside its %d bytes", name, off, len(ino.live))
+	}
+	if err := ino.fault.protect(off); err != nil {
+		return fmt.Errorf("simfs: fault %s at %d: %w", name, off, err)
+	}
+	fs.stats.Faults++
+	return nil
+}

@@ -39,6 +39,12 @@
 //     misdirected write), or a page put back to what it held before its
 //     last write reached the device (a dropped write; the FS remembers
 //     that per page, also across Crash).
+//   - FaultPage makes a page fault when the program touches it through
+//     Bytes, as a page the device cannot read back does (SIGBUS), for files
+//     created with Config.Faultable (Linux: their images are a memfd
+//     mapped twice, so simfs still reads the page). mmapfile.Guard names
+//     the file and offset where FaultsAttributed says the machine reports
+//     fault addresses (not under qemu-user).
 //
 // Every random choice comes from the FS's seed or from the rng given to
 // Crash, so the same sequence of calls gives the same states. Create's

@@ -23,7 +23,12 @@ func (f *file) Name() string {
 
 // Bytes is the live image. It stays the same slice for the file's life, and
 // after a crash too: stores to it then change nothing that survives.
-func (f *file) Bytes() []byte { return f.ino.live }
+func (f *file) Bytes() []byte {
+	if f.ino.shown != nil {
+		return f.ino.shown
+	}
+	return f.ino.live
+}
 
 func (f *file) Size() int64 { return int64(len(f.ino.live)) }
 

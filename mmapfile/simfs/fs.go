@@ -29,6 +29,10 @@ type Config struct {
 	DirPrefix bool
 	// Name describes the FS in messages (Path); "sim" by default.
 	Name string
+	// Faultable backs the images of files created from now on with real
+	// memory mappings (a memfd mapped twice; Linux only), so that
+	// FaultPage can make a page fault when the program touches it.
+	Faultable bool
 }
 
 // FS is a simulated directory of mapped files that can lose power. It
@@ -131,6 +135,11 @@ func (fs *FS) Create(name string, size int64) (mmapfile.File, error) {
 		return nil, fmt.Errorf("simfs: create %s: %w", name, iofs.ErrExist)
 	}
 	ino := newInode(name, size)
+	if fs.cfg.Faultable {
+		if err := newFaultImage(ino, size); err != nil {
+			return nil, err
+		}
+	}
 	fs.inodes = append(fs.inodes, ino)
 	fs.live[name] = ino
 	fs.pending = append(fs.pending, dirOp{kind: OpCreate, name: name, ino: ino})

@@ -29,6 +29,12 @@ type inode struct {
 	// frozen is live as it was when the FS froze: stores after that were
 	// never made, as far as the device is concerned.
 	frozen []byte
+
+	// shown, when set, is what Bytes hands the program instead of live: a
+	// second mapping of the same memory, whose pages FaultPage can make
+	// fault (see faultImage).
+	shown []byte
+	fault *faultImage
 }
 
 func newInode(name string, size int64) *inode {

@@ -48,4 +48,5 @@ type Stats struct {
 	Ops        [numOps]int64 // calls per Op (frozen calls excluded)
 	WriteBacks int64         // pages the simulated flusher made durable early
 	Injected   int64         // calls failed by FailNth
+	Faults     int64         // pages made to fault by FaultPage
 }
