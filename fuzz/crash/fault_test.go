@@ -19,7 +19,7 @@ import (
 // every acknowledged event, byte-identical.
 func TestMappingFaultFailsStore(t *testing.T) {
 	if !simfs.FaultsAttributed() {
-		t.Skip("this machine does not report fault addresses (qemu-user?)")
+		t.Skip("this machine does not report fault addresses (qemu-user for arm)")
 	}
 	states := 200
 	if testing.Short() {

@@ -79,9 +79,10 @@ func (img *faultImage) free() {
 
 // FaultsAttributed reports whether this machine tells the program which
 // address faulted, so that Guard can name the file of a page FaultPage
-// made fault. Native Linux does; qemu-user does not, and there Guard lets
-// such a fault through as a plain panic: use FaultPage only when this
-// returns true.
+// made fault. Native Linux does; under qemu-user it depends on the target
+// (here arm64 does, arm does not), and where it does not, Guard lets such
+// a fault through as a plain panic: use FaultPage only when this returns
+// true.
 var FaultsAttributed = sync.OnceValue(func() bool {
 	m, err := unix.Mmap(-1, 0, PageSize, unix.PROT_NONE, unix.MAP_PRIVATE|unix.MAP_ANON)
 	if err != nil {
