@@ -44,7 +44,7 @@
 //     created with Config.Faultable (Linux: their images are a memfd
 //     mapped twice, so simfs still reads the page). mmapfile.Guard names
 //     the file and offset where FaultsAttributed says the machine reports
-//     fault addresses (not under qemu-user).
+//     fault addresses (not every qemu-user target does).
 //
 // Every random choice comes from the FS's seed or from the rng given to
 // Crash, so the same sequence of calls gives the same states. Create's
