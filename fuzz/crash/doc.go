@@ -31,7 +31,8 @@
 //   - the recovered store accepts appends.
 //
 // Beside the random states: systematic crash points (every storage
-// operation of canonical workloads, also inside recovery), corruption
+// operation of canonical workloads in each durability mode, also inside
+// recovery), corruption
 // states (one acknowledged record damaged on the device: bit flip, zeroed
 // or random sector, misdirected or dropped page; it must be reported) and
 // mapping faults (a page that faults when the engine touches it fails the

@@ -2,6 +2,7 @@ package crash
 
 import (
 	"math/rand/v2"
+	"regexp"
 	"testing"
 	"time"
 
@@ -10,13 +11,28 @@ import (
 )
 
 // TestSystematicCrashPoints runs one small fixed workload (one worker, a
-// clean reopen, segment rolls, index growth) and cuts the power after its
-// k-th storage operation for every k until the workload completes first;
-// each cut is settled three ways: drop-all (only what was synced),
-// keep-all (a process crash) and random.
+// clean reopen, segment rolls, index growth, Syncs) in each durability
+// mode and cuts the power after its k-th storage operation for every k
+// until the workload completes first; each cut is settled three ways:
+// drop-all (only what was synced), keep-all (a process crash) and random.
 func TestSystematicCrashPoints(t *testing.T) {
+	for _, md := range systematicModes {
+		t.Run(md.label(), func(t *testing.T) { systematicCrashPoints(t, md) })
+	}
+}
+
+// systematicModes are the durability settings the systematic tests run.
+var systematicModes = []mode{
+	{durability: engine.SyncEachCommit},
+	{durability: engine.SyncEachCommit, mapped: true},
+	{durability: engine.SyncInterval, interval: 2 * time.Millisecond},
+	{durability: engine.NoSync},
+}
+
+func systematicCrashPoints(t *testing.T, md mode) {
 	base := state{
 		seed: 42,
+		mode: md,
 		w: workload{
 			segSize:   64 << 10,
 			workers:   1,
@@ -44,8 +60,8 @@ func TestSystematicCrashPoints(t *testing.T) {
 		for _, res := range resolutions {
 			total.add(st.recoverAndCheck(fs.Crash(r, res), r, m))
 			if err := m.err(); err != nil {
-				t.Fatalf("crash after storage operation %d of %d, %v:\n\t%v\nreplay: go test ./fuzz/crash -run '^TestSystematicCrashPoints$' -v",
-					k, fs.Ops(), res, err)
+				t.Fatalf("%v: crash after storage operation %d of %d, %v:\n\t%v\nreplay: go test ./fuzz/crash -run '^TestSystematicCrashPoints$/^%s$' -v",
+					md, k, fs.Ops(), res, err, regexp.QuoteMeta(md.label()))
 			}
 		}
 		if fs.Ops() < k { // the workload ended before reaching k
@@ -53,18 +69,26 @@ func TestSystematicCrashPoints(t *testing.T) {
 		}
 	}
 	d := time.Since(start)
-	t.Logf("%d states in %v: %d acknowledged events checked, %d lost, %d corrupt returned",
-		total.states, d.Round(time.Millisecond), total.acked, total.lost, total.corrupt)
+	t.Logf("%v: %d states in %v: %d acknowledged events checked, %d lost, %d corrupt returned",
+		md, total.states, d.Round(time.Millisecond), total.acked, total.lost, total.corrupt)
 }
 
 // TestCrashDuringRecovery cuts the power inside recovery: the workload is
 // crashed at a few points, then the Open that recovers it is itself cut
 // after its j-th storage operation, for every j until it completes, and
 // settled at random; a second recovery must still hold every acknowledged
-// event (recovery is idempotent under crashes, not only between them).
+// event (recovery is idempotent under crashes, not only between them),
+// in each durability mode.
 func TestCrashDuringRecovery(t *testing.T) {
+	for _, md := range systematicModes {
+		t.Run(md.label(), func(t *testing.T) { crashDuringRecovery(t, md) })
+	}
+}
+
+func crashDuringRecovery(t *testing.T, md mode) {
 	base := state{
 		seed:  7,
+		mode:  md,
 		w:     workload{segSize: 64 << 10, workers: 2, perWorker: 25, phases: 1, streams: 3},
 		slots: 16,
 	}
@@ -89,15 +113,15 @@ func TestCrashDuringRecovery(t *testing.T) {
 			total.add(st.recoverAndCheck(after.Crash(r, simfs.Random), r, m))
 			points++
 			if err := m.err(); err != nil {
-				t.Fatalf("workload cut after operation %d, its recovery cut after operation %d:\n\t%v", k, j, err)
+				t.Fatalf("%v: workload cut after operation %d, its recovery cut after operation %d:\n\t%v", md, k, j, err)
 			}
 			if completed {
 				break
 			}
 		}
 	}
-	t.Logf("%d states, crashed inside recovery: %d acknowledged events checked, %d lost, %d corrupt returned",
-		total.states, total.acked, total.lost, total.corrupt)
+	t.Logf("%v: %d states, crashed inside recovery: %d acknowledged events checked, %d lost, %d corrupt returned",
+		md, total.states, total.acked, total.lost, total.corrupt)
 	if points < 10 {
 		t.Fatalf("only %d crash points inside recovery: the recoveries did almost nothing", points)
 	}
