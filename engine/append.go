@@ -334,9 +334,6 @@ func (s *Store) rollLocked() error {
 	s.writing = append(s.writing, seg)
 	s.releaseSyncedLocked() // the old segment, if sealTo synced it
 	s.syncMu.Unlock()
-	// The writer's view may have cached the old segment as the newest,
-	// serving positions up to its limit: the new one starts before that.
-	s.writerView.last = nil
 	old := s.active
 	s.active = seg
 	// No more writes to the old segment: read-ahead helps its readers now.

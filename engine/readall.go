@@ -102,7 +102,6 @@ func (lr *logReader) advance(next uint64) {
 	if lr.seg != nil {
 		lr.segEnd = lr.s.segmentEnd(lr.seg)
 	}
-	lr.view.last = nil // its bounds may be stale the same way
 }
 
 // fill decodes the next chunk of records into buf. A chunk never spans

@@ -109,9 +109,12 @@ type readView struct {
 	held []*mappedSegment
 
 	// The segment of the last lookup and the positions it serves: from its
-	// base to where the next segment begins.
+	// base to where the next segment begins. When it was the newest
+	// segment, lastHi is its limit, good only while the list it was found
+	// in (lastList) is current: a roll may start the next segment earlier.
 	last           *mappedSegment
 	lastLo, lastHi uint64
+	lastList       *segmentList // nil when lastHi is the next segment's base
 
 	// walk: the view serves a walk that needs only its newest record (a
 	// seek along a chain), so taking a segment lets go of the others but
@@ -125,10 +128,11 @@ func (v *readView) closed() bool { return v.s.closed.Load() }
 // get returns the mapping of the segment holding pos, referenced until
 // the view lets go of it; nil when no segment holds pos.
 func (v *readView) get(pos uint64) (*mappedSegment, error) {
-	if v.last != nil && pos >= v.lastLo && pos < v.lastHi {
+	if v.last != nil && pos >= v.lastLo && pos < v.lastHi && (v.lastList == nil || v.lastList == v.s.segs.Load()) {
 		return v.last, nil
 	}
-	f := (*v.s.segs.Load()).find(pos)
+	list := v.s.segs.Load()
+	f := list.find(pos)
 	if f == nil {
 		return nil, nil
 	}
@@ -145,7 +149,11 @@ func (v *readView) get(pos uint64) (*mappedSegment, error) {
 		}
 		v.held = append(v.held, m)
 	}
-	v.last, v.lastLo, v.lastHi = m, m.base, v.s.segmentEnd(m)
+	end, newest := list.end(m)
+	v.last, v.lastLo, v.lastHi, v.lastList = m, m.base, end, nil
+	if newest {
+		v.lastList = list
+	}
 	return m, nil
 }
 
@@ -171,12 +179,18 @@ func (v *readView) close() { v.releaseExcept() }
 // segmentEnd is where seg's records end at the latest: the next segment's
 // base, or seg's limit for the newest segment.
 func (s *Store) segmentEnd(seg *mappedSegment) uint64 {
-	list := *s.segs.Load()
-	i, found := slices.BinarySearchFunc(list, seg.base, func(f *segmentFile, base uint64) int {
+	end, _ := s.segs.Load().end(seg)
+	return end
+}
+
+// end is where seg's records end at the latest in list: the next
+// segment's base, or seg's limit when no segment follows it (newest).
+func (l *segmentList) end(seg *mappedSegment) (end uint64, newest bool) {
+	i, found := slices.BinarySearchFunc(*l, seg.base, func(f *segmentFile, base uint64) int {
 		return cmp.Compare(f.base, base)
 	})
-	if found && i+1 < len(list) {
-		return list[i+1].base
+	if found && i+1 < len(*l) {
+		return (*l)[i+1].base, false
 	}
-	return seg.limit()
+	return seg.limit(), true
 }
