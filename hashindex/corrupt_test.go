@@ -191,6 +191,12 @@ func TestValidate(t *testing.T) {
 		resealSlot(b[slotOffset(i):])
 		wantCorruption(t, c.open(b).Validate(), slotOffset(i), "reserved")
 	})
+	t.Run("annotated count wrong", func(t *testing.T) {
+		b := c.copy()
+		le.PutUint64(b[hAnnotated:], 7)
+		reseal(b)
+		wantCorruption(t, c.open(b).Validate(), hAnnotated, "annotated count 7 but")
+	})
 	t.Run("count too high", func(t *testing.T) {
 		b := c.copy()
 		le.PutUint64(b[hCount:], 101)
@@ -200,6 +206,7 @@ func TestValidate(t *testing.T) {
 	t.Run("count too low", func(t *testing.T) {
 		b := c.copy()
 		le.PutUint64(b[hCount:], 3)
+		le.PutUint64(b[hAnnotated:], 0) // Open checks annotated <= count
 		reseal(b)
 		wantCorruption(t, c.open(b).Validate(), hCount, "count 3 but 100")
 	})
@@ -231,6 +238,7 @@ func TestValidate(t *testing.T) {
 		b := readFile(t, dir, "small")
 		encodeSlot(b[slotOffset(4):], Fingerprint{Hi: 3, Lo: 1}, entryOf(1, 0))
 		le.PutUint64(b[hCount:], 1)
+		le.PutUint64(b[hAnnotated:], 1)
 		reseal(b)
 		writeFile(t, dir, "small", b)
 		ix = mustOpen(t, fs, "small")
@@ -250,6 +258,7 @@ func TestValidate(t *testing.T) {
 		encodeSlot(b[slotOffset(15):], Fingerprint{Hi: 15, Lo: 1}, entryOf(1, 0))
 		encodeSlot(b[slotOffset(0):], Fingerprint{Hi: 31, Lo: 2}, entryOf(2, 0))
 		le.PutUint64(b[hCount:], 2)
+		le.PutUint64(b[hAnnotated:], 2)
 		reseal(b)
 		writeFile(t, dir, "wrap", b)
 		ix = mustOpen(t, fs, "wrap")
@@ -259,6 +268,7 @@ func TestValidate(t *testing.T) {
 		mustClose(t, ix)
 		clear(b[slotOffset(15) : slotOffset(15)+SlotSize])
 		le.PutUint64(b[hCount:], 1)
+		le.PutUint64(b[hAnnotated:], 1)
 		reseal(b)
 		writeFile(t, dir, "wrap", b)
 		ix = mustOpen(t, fs, "wrap")
@@ -274,6 +284,7 @@ func TestValidate(t *testing.T) {
 			encodeSlot(b[slotOffset(i):], Fingerprint{Hi: i, Lo: 1}, entryOf(int(i), 0))
 		}
 		le.PutUint64(b[hCount:], 16)
+		le.PutUint64(b[hAnnotated:], 15) // entryOf(0, 0) has no aux
 		reseal(b)
 		writeFile(t, dir, "full", b)
 		ix = mustOpen(t, fs, "full")

@@ -35,8 +35,9 @@
 //	+---------------+-----------------+---------+---------+
 //	 48              56                64
 //	+---------------+-----------------+
-//	| reserved      | checksum u64 =  |
-//	| u64 = 0       | xxhash64(0:56)  |
+//	| annotated u64 | checksum u64 =  |
+//	| (slots with a | xxhash64(0:56)  |
+//	|  nonzero aux) |                 |
 //	+---------------+-----------------+
 //
 //	slot (48 bytes, so every u64 is 8-byte aligned)

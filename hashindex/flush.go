@@ -32,6 +32,7 @@ func (ix *Index) writeHeader(t *table) {
 	encodeHeader(t.data, header{
 		slots:      t.slots,
 		count:      ix.count.Load(),
+		annotated:  ix.annotated.Load(),
 		checkpoint: ix.checkpoint.Load(),
 		clean:      ix.clean.Load(),
 	})

@@ -42,7 +42,7 @@ const (
 	hCheckpoint = 32
 	hClean      = 40
 	hReserved32 = 44
-	hReserved64 = 48
+	hAnnotated  = 48
 	hChecksum   = 56
 	hEnd        = 64
 )
@@ -65,6 +65,7 @@ var le = binary.LittleEndian
 type header struct {
 	slots      uint64
 	count      uint64
+	annotated  uint64 // slots whose Aux is not zero
 	checkpoint uint64
 	clean      bool
 }
@@ -99,7 +100,7 @@ func encodeHeader(b []byte, h header) {
 	}
 	le.PutUint32(b[hClean:], clean)
 	le.PutUint32(b[hReserved32:], 0)
-	le.PutUint64(b[hReserved64:], 0)
+	le.PutUint64(b[hAnnotated:], h.annotated)
 	le.PutUint64(b[hChecksum:], xxhash.Sum64(b[:hChecksum]))
 }
 
@@ -132,12 +133,13 @@ func decodeHeader(b []byte) (header, string) {
 	if clean > 1 {
 		return header{}, fmt.Sprintf("bad clean flag %d", clean)
 	}
-	if le.Uint32(b[hReserved32:]) != 0 || le.Uint64(b[hReserved64:]) != 0 {
-		return header{}, "reserved header fields are not zero"
+	if le.Uint32(b[hReserved32:]) != 0 {
+		return header{}, "reserved header field is not zero"
 	}
 	h := header{
 		slots:      le.Uint64(b[hSlots:]),
 		count:      le.Uint64(b[hCount:]),
+		annotated:  le.Uint64(b[hAnnotated:]),
 		checkpoint: le.Uint64(b[hCheckpoint:]),
 		clean:      clean == 1,
 	}
@@ -151,6 +153,9 @@ func decodeHeader(b []byte) (header, string) {
 	}
 	if h.count > h.slots {
 		return header{}, fmt.Sprintf("count %d exceeds slot count %d", h.count, h.slots)
+	}
+	if h.annotated > h.count {
+		return header{}, fmt.Sprintf("annotated count %d exceeds count %d", h.annotated, h.count)
 	}
 	return h, ""
 }

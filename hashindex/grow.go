@@ -56,6 +56,7 @@ func (ix *Index) grow(old *table) (*table, error) {
 	encodeHeader(nt.data, header{
 		slots:      n,
 		count:      ix.count.Load(),
+		annotated:  ix.annotated.Load(),
 		checkpoint: ix.checkpoint.Load(),
 		clean:      false,
 	})

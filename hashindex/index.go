@@ -44,6 +44,7 @@ type Index struct {
 	// Header values mirrored in memory so that Len, Checkpoint and Clean
 	// need no lock and never touch the mapping.
 	count      atomic.Uint64
+	annotated  atomic.Uint64 // entries with a non-zero Aux
 	checkpoint atomic.Uint64
 	clean      atomic.Bool
 }
@@ -164,6 +165,7 @@ func Open(fs mmapfile.FS, name string) (*Index, error) {
 func newIndex(fs mmapfile.FS, name string, f mmapfile.File, h header) *Index {
 	ix := &Index{fs: fs, name: name, t: newTable(f, h.slots)}
 	ix.count.Store(h.count)
+	ix.annotated.Store(h.annotated)
 	ix.checkpoint.Store(h.checkpoint)
 	ix.clean.Store(h.clean)
 	return ix
@@ -198,6 +200,11 @@ func (ix *Index) Slots() uint64 {
 	}
 	return ix.t.slots
 }
+
+// Annotated is the number of entries whose Aux is not zero. A caller that
+// keeps something in Aux for a few streams only can skip looking for them
+// (All) when it is zero.
+func (ix *Index) Annotated() int { return int(ix.annotated.Load()) }
 
 // Checkpoint is the log position recorded in the header: the index reflects
 // every record below it. It is the value found at Open or Create, or the

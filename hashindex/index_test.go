@@ -275,3 +275,49 @@ func TestAllStopsWhenTableIsReplaced(t *testing.T) {
 		t.Fatalf("All yielded %d entries across a growth, want it to stop after the first batch", seen)
 	}
 }
+
+// TestAnnotatedCount checks that the header counts the entries with a
+// nonzero Aux through inserts, overwrites in both directions, a growth and
+// a reopen.
+func TestAnnotatedCount(t *testing.T) {
+	fs, _ := newFS(t)
+	ix := mustCreate(t, fs, "index", MinSlots)
+	put := func(n int, aux uint64) {
+		t.Helper()
+		e := Entry{Tail: tailOf(n, 0), Version: 0, Aux: aux, State: Live}
+		if err := ix.Put(FingerprintString(streamID(n)), e, matchStream(n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := func(n int) {
+		t.Helper()
+		if got := ix.Annotated(); got != n {
+			t.Fatalf("Annotated() = %d, want %d", got, n)
+		}
+		if err := ix.Validate(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(1, 0)
+	put(2, 5)
+	want(1)
+	put(1, 9) // 0 → nonzero
+	want(2)
+	put(1, 10) // nonzero → nonzero
+	want(2)
+	put(2, 0) // nonzero → 0
+	want(1)
+	for n := 3; n < 40; n++ { // grows the table twice
+		put(n, uint64(n%2))
+	}
+	want(1 + 19)
+	if err := ix.Flush(0, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := ix.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ix = mustOpen(t, fs, "index")
+	defer ix.Close()
+	want(20)
+}

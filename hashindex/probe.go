@@ -124,10 +124,23 @@ func (ix *Index) Put(fp Fingerprint, e Entry, match MatchFunc) error {
 func (ix *Index) store(t *table, i uint64, fp Fingerprint, e Entry, inserted bool) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	encodeSlot(t.slot(i), fp, e)
+	b := t.slot(i)
+	was := !inserted && slotEntry(b).Aux != 0
+	encodeSlot(b, fp, e)
 	ix.slotsDirty = true
+	header := inserted
 	if inserted {
 		ix.count.Add(1)
+	}
+	if now := e.Aux != 0; now != was {
+		if now {
+			ix.annotated.Add(1)
+		} else {
+			ix.annotated.Add(^uint64(0))
+		}
+		header = true
+	}
+	if header {
 		ix.writeHeader(t)
 	}
 }

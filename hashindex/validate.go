@@ -22,7 +22,7 @@ func (ix *Index) Validate() error {
 		return ix.closedErr()
 	}
 
-	var used uint64
+	var used, annotated uint64
 	firstEmpty, haveEmpty := uint64(0), false
 	for i := range t.slots {
 		empty, reason := checkSlot(t.slot(i))
@@ -31,12 +31,18 @@ func (ix *Index) Validate() error {
 			return ix.corrupt(slotOffset(i), reason)
 		case !empty:
 			used++
+			if slotEntry(t.slot(i)).Aux != 0 {
+				annotated++
+			}
 		case !haveEmpty:
 			firstEmpty, haveEmpty = i, true
 		}
 	}
 	if c := ix.count.Load(); used != c {
 		return ix.corrupt(hCount, fmt.Sprintf("header count %d but %d slots in use", c, used))
+	}
+	if a := ix.annotated.Load(); annotated != a {
+		return ix.corrupt(hAnnotated, fmt.Sprintf("header annotated count %d but %d slots have an aux word", a, annotated))
 	}
 	if !haveEmpty {
 		return ix.corrupt(hCount, "no empty slot: table is full")
