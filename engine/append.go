@@ -11,21 +11,66 @@ import (
 	"github.com/spooldb/spool/segment"
 )
 
-// streamHead is what an appender needs of a stream's newest record.
+// streamHead is what an appender needs of a stream: its newest event and,
+// for a stream with system records, its retention state.
 type streamHead struct {
 	version         int64  // -1 when the stream has no events
-	tail            uint64 // position of the newest record
+	tail            uint64 // position of the newest event
 	tailSkip        uint64 // its skip pointer
 	tailSkipVersion uint64
+	hasMeta         bool       // the stream has system records; meta is valid
+	meta            streamMeta // its retention, as of this head
 }
 
 var noStreamHead = streamHead{version: -1, tail: segment.NoPosition, tailSkip: segment.NoPosition}
 
-// indexUpdate is an index change that waits for the msync of its record.
+// entry is the index entry for the stream at this head.
+func (h *streamHead) entry() hashindex.Entry {
+	e := hashindex.Entry{Tail: h.tail, Version: h.version, State: hashindex.Live}
+	if h.version < 0 {
+		// No events, only system records: the index checks stream IDs
+		// at the tail, so it points at the newest of those.
+		e.Tail = h.meta.sys
+	}
+	if h.hasMeta {
+		e.Aux = h.meta.sys + 1 // zero means none
+		// The state says what the newest system record did, the same
+		// way recovery derives it from the log.
+		switch {
+		case h.meta.tombstoned:
+			e.State = hashindex.Tombstoned
+		case h.meta.deleted:
+			e.State = hashindex.Deleted
+		}
+	}
+	return e
+}
+
+// truncateBefore is the stream's TruncateBefore, 0 without metadata.
+func (h *streamHead) truncateBefore() int64 {
+	if !h.hasMeta {
+		return 0
+	}
+	return h.meta.md.TruncateBefore
+}
+
+// visibleVersion is the stream's version as callers see it: NoStream when
+// it has no events, or when DeleteStream (or TruncateBefore) hid them all.
+func (h *streamHead) visibleVersion() int64 {
+	if h.version < h.truncateBefore() {
+		return NoStream
+	}
+	return h.version
+}
+
+// indexUpdate is an index change that waits for the msync of its record,
+// with the change to the metadata table that goes with it.
 type indexUpdate struct {
 	fp     hashindex.Fingerprint
 	stream string
 	entry  hashindex.Entry
+	system bool       // a system record: meta replaces the stream's entry
+	meta   streamMeta // for system records
 }
 
 // Append appends events to stream, atomically: after it returns without
@@ -52,24 +97,39 @@ func (s *Store) Append(ctx context.Context, stream string, expected int64, event
 	}
 	fp := hashindex.FingerprintString(stream)
 	now := time.Now().UnixNano()
+	var res AppendResult
+	err = s.write(func() (uint64, error) {
+		var (
+			wait uint64
+			err  error
+		)
+		res, wait, err = s.appendLocked(stream, fp, expected, events, size, now)
+		return wait, err
+	})
+	if err != nil {
+		return AppendResult{}, err
+	}
+	return res, nil
+}
 
+// write runs fn, which appends records, under s.mu and the fault guard,
+// and then waits for the commit of the log position it returns (0 for
+// none). A fatal error fails the store.
+func (s *Store) write(fn func() (uint64, error)) error {
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
-		return AppendResult{}, ErrClosed
+		return ErrClosed
 	}
 	if err := s.usable(); err != nil {
 		s.mu.Unlock()
-		return AppendResult{}, err
+		return err
 	}
-	var (
-		res  AppendResult
-		wait uint64
-	)
-	err = mmapfile.Guard(func() error {
+	var wait uint64
+	err := mmapfile.Guard(func() error {
 		defer s.writerView.close()
 		var err error
-		res, wait, err = s.appendLocked(stream, fp, expected, events, size, now)
+		wait, err = fn()
 		return err
 	})
 	var g *commitGroup
@@ -85,10 +145,7 @@ func (s *Store) Append(ctx context.Context, stream string, expected int64, event
 	if g != nil {
 		err = g.wait()
 	}
-	if err != nil {
-		return AppendResult{}, err
-	}
-	return res, nil
+	return err
 }
 
 // checkAppend validates the arguments and returns the encoded batch size.
@@ -130,41 +187,33 @@ func (s *Store) appendLocked(stream string, fp hashindex.Fingerprint, expected i
 	if err != nil {
 		return AppendResult{}, 0, err
 	}
-	if !versionMatches(expected, head.version) {
-		if expected >= NoStream && head.version > expected {
-			res, end, ok, err := s.retriedLocked(stream, head, expected, events)
-			if err != nil || ok {
-				return res, end, err
+	if ok, err := s.expectLocked(stream, &head, expected); !ok {
+		if err == nil && expected != Any && expected != StreamExists {
+			// Perhaps a retry of an append that succeeded.
+			exp := expected
+			if exp == NoStream {
+				exp = head.truncateBefore() - 1
+			}
+			if head.version > exp {
+				res, end, ok, rerr := s.retriedLocked(stream, head, exp, events)
+				if rerr != nil || ok {
+					return res, end, rerr
+				}
 			}
 		}
-		return AppendResult{}, 0, &WrongExpectedVersionError{Stream: stream, Expected: expected, Actual: head.version}
+		if err == nil {
+			err = &WrongExpectedVersionError{Stream: stream, Expected: expected, Actual: head.visibleVersion()}
+		}
+		return AppendResult{}, 0, err
 	}
 
-	if s.written+uint64(size) > s.active.limit() {
-		if err := s.rollLocked(); err != nil {
-			return AppendResult{}, 0, err
-		}
+	w, err := s.reserveLocked(size)
+	if err != nil {
+		return AppendResult{}, 0, err
 	}
-	seg := s.active
-	pos := s.written
-	var dst []byte
-	if s.staging {
-		mark := s.stageMarkLocked()
-		defer func() {
-			if err != nil { // nothing of a failed append may reach the file
-				s.stageRollbackLocked(mark)
-			}
-		}()
-		dst = s.stageLocked(seg, pos, size)
-	} else {
-		off := seg.offset(pos)
-		dst = seg.data[off : off+size]
-		defer func() {
-			if err != nil { // the log end must still read as the end
-				clear(dst[:min(segment.RecordHeaderSize, len(dst))])
-			}
-		}()
-	}
+	defer func() { w.undoUnless(err == nil) }()
+	pos := w.pos
+	dst := w.dst
 	res := AppendResult{FirstVersion: head.version + 1, Position: pos}
 	synced := s.durable()
 	streamBytes := unsafe.Slice(unsafe.StringData(stream), len(stream))
@@ -197,53 +246,142 @@ func (s *Store) appendLocked(stream string, fp hashindex.Fingerprint, expected i
 		if err != nil {
 			return AppendResult{}, 0, err
 		}
-		parent = streamHead{version: rec.Version, tail: pos, tailSkip: rec.Skip, tailSkipVersion: rec.SkipVersion}
+		parent.version, parent.tail, parent.tailSkip, parent.tailSkipVersion = rec.Version, pos, rec.Skip, rec.SkipVersion
 		pos += uint64(n)
 		dst = dst[n:]
 	}
-	if !s.staging {
-		// The first bytes past the end must always read as "end"
-		// (writeStaged does the same for staged records).
-		off := seg.offset(pos)
-		clear(seg.data[off:min(off+segment.RecordHeaderSize, int64(len(seg.data)))])
-	}
-	s.written = pos
-	if !s.spareAsked && pos-seg.base > (seg.limit()-seg.base)/2 {
-		s.askSpareLocked()
-	}
+	s.wroteLocked(w, pos)
+	parent.meta.deleted = false // an event revives a deleted stream
 	res.LastVersion = parent.version
 	s.stats.appends.Add(1)
 	s.stats.events.Add(uint64(len(events)))
 	s.stats.bytes.Add(uint64(size))
-
-	entry := hashindex.Entry{Tail: parent.tail, Version: parent.version, State: hashindex.Live}
-	if s.opts.Durability == SyncEachCommit {
-		// The index may only point at durable records: the flusher
-		// applies this after the msync.
-		s.pending[stream] = parent
-		g := s.groupLocked()
-		g.updates = append(g.updates, indexUpdate{fp: fp, stream: stream, entry: entry})
-		return res, pos, nil
-	}
-	if err := s.putIndex(&s.writerView, fp, stream, entry); err != nil {
+	wait, err := s.headChangedLocked(stream, parent, indexUpdate{fp: fp, stream: stream, entry: parent.entry()}, pos)
+	if err != nil {
 		return AppendResult{}, 0, err
 	}
-	s.publishCommitted(pos)
-	return res, 0, nil
+	return res, wait, nil
 }
 
-func versionMatches(expected, actual int64) bool {
+// expectLocked checks expected against the stream's head: false with a
+// nil error is a mismatch. A tombstoned stream fails with ErrStreamDeleted.
+//
+// After DeleteStream (or with TruncateBefore set past the newest event)
+// the stream reads as empty: NoStream matches it, StreamExists does not,
+// and the next event continues the old version numbers.
+func (s *Store) expectLocked(stream string, head *streamHead, expected int64) (bool, error) {
+	if head.hasMeta && head.meta.tombstoned {
+		return false, fmt.Errorf("%w: %q", ErrStreamDeleted, stream)
+	}
 	switch expected {
 	case Any:
-		return true
+		return true, nil
+	case NoStream:
+		return head.version < head.truncateBefore(), nil
 	case StreamExists:
-		return actual >= 0
+		return head.version >= max(head.truncateBefore(), 0), nil
 	}
-	return expected == actual // NoStream is -1, the version of an empty stream
+	return expected == head.version, nil
 }
 
-// headLocked returns the stream's newest record as appends see it: pending
-// appends first, then the index.
+// pendingWrite is space reserved for records at the log end: in the stage
+// or in the mapping.
+type pendingWrite struct {
+	s    *Store
+	seg  *mappedSegment
+	pos  uint64
+	dst  []byte
+	mark stageMark
+	done bool
+}
+
+// reserveLocked makes room for size bytes of records at the log end,
+// rolling to a new segment when they do not fit.
+func (s *Store) reserveLocked(size int64) (*pendingWrite, error) {
+	if s.written+uint64(size) > s.active.limit() {
+		if err := s.rollLocked(); err != nil {
+			return nil, err
+		}
+	}
+	w := &s.reserved
+	*w = pendingWrite{s: s, seg: s.active, pos: s.written}
+	if s.staging {
+		w.mark = s.stageMarkLocked()
+		w.dst = s.stageLocked(w.seg, w.pos, size)
+	} else {
+		off := w.seg.offset(w.pos)
+		w.dst = w.seg.data[off : off+size]
+	}
+	return w, nil
+}
+
+// undoUnless takes back a reservation that was not written after all:
+// nothing of a failed append may reach the file, and the log end must
+// still read as the end.
+func (w *pendingWrite) undoUnless(written bool) {
+	if written || w.done {
+		return
+	}
+	w.done = true
+	if w.s.staging {
+		w.s.stageRollbackLocked(w.mark)
+	} else {
+		clear(w.dst[:min(segment.RecordHeaderSize, len(w.dst))])
+	}
+}
+
+// wroteLocked completes a reservation whose records end at end.
+func (s *Store) wroteLocked(w *pendingWrite, end uint64) {
+	w.done = true
+	if !s.staging {
+		// The first bytes past the end must always read as "end"
+		// (writeStaged does the same for staged records).
+		off := w.seg.offset(end)
+		clear(w.seg.data[off:min(off+segment.RecordHeaderSize, int64(len(w.seg.data)))])
+	}
+	s.written = end
+	if !s.spareAsked && end-w.seg.base > (w.seg.limit()-w.seg.base)/2 {
+		s.askSpareLocked()
+	}
+}
+
+// headChangedLocked makes the stream's new head known once its records,
+// ending at end, are committed: in SyncEachCommit mode through the next
+// group commit (it returns end, the position to wait for), in the others
+// at once.
+func (s *Store) headChangedLocked(stream string, head streamHead, u indexUpdate, end uint64) (uint64, error) {
+	if s.opts.Durability == SyncEachCommit {
+		// The index may only point at durable records: the applier
+		// applies this after the msync.
+		s.pending[stream] = head
+		g := s.groupLocked()
+		g.updates = append(g.updates, u)
+		return end, nil
+	}
+	if err := s.applyUpdate(&s.writerView, &u); err != nil {
+		return 0, err
+	}
+	s.publishCommitted(end)
+	return 0, nil
+}
+
+// applyUpdate puts u into the index and the metadata table; v is the
+// caller's view for reading the records the index points at.
+func (s *Store) applyUpdate(v *readView, u *indexUpdate) error {
+	if err := s.putIndex(v, u.fp, u.stream, u.entry); err != nil {
+		return err
+	}
+	switch {
+	case u.system:
+		s.meta.put(u.stream, u.meta)
+	case u.entry.Aux != 0:
+		s.meta.setLast(u.stream, u.entry.Version)
+	}
+	return nil
+}
+
+// headLocked returns the stream's head as appends see it: pending appends
+// first, then the index and the metadata table.
 func (s *Store) headLocked(stream string, fp hashindex.Fingerprint) (streamHead, error) {
 	if h, ok := s.pending[stream]; ok {
 		return h, nil
@@ -254,10 +392,24 @@ func (s *Store) headLocked(stream string, fp hashindex.Fingerprint) (streamHead,
 	if err != nil || !found {
 		return noStreamHead, indexErr(err)
 	}
-	if r.Version != e.Version {
+	head := noStreamHead
+	if e.Version >= 0 {
+		if r.Version != e.Version || isSystem(r.Flags) {
+			return noStreamHead, chainError(src, e.Tail, stream, e.Version, r)
+		}
+		head = streamHead{version: e.Version, tail: e.Tail, tailSkip: r.Skip, tailSkipVersion: r.SkipVersion}
+	}
+	if e.Aux != 0 {
+		m, ok := s.meta.get(stream)
+		if !ok || m.sys != e.Aux-1 {
+			return noStreamHead, &CorruptionError{Segment: s.index.Name(), Offset: -1, Reason: fmt.Sprintf(
+				"stream %q: the index names system record %d, the metadata loaded at Open does not", stream, e.Aux-1)}
+		}
+		head.hasMeta, head.meta = true, m
+	} else if e.Version < 0 {
 		return noStreamHead, chainError(src, e.Tail, stream, e.Version, r)
 	}
-	return streamHead{version: e.Version, tail: e.Tail, tailSkip: r.Skip, tailSkipVersion: r.SkipVersion}, nil
+	return head, nil
 }
 
 // nextSkipLocked computes the skip pointer of the record following parent.

@@ -157,7 +157,7 @@ func (s *Store) apply(w commitWork) {
 			defer s.applyView.close()
 			for i := range updates {
 				u := &updates[i]
-				if err := s.putIndex(&s.applyView, u.fp, u.stream, u.entry); err != nil {
+				if err := s.applyUpdate(&s.applyView, u); err != nil {
 					return err
 				}
 			}

@@ -47,6 +47,15 @@ var (
 	// neither a version (>= 0) nor one of Any, NoStream, StreamExists.
 	ErrInvalidExpectedVersion = errors.New("spool: invalid expected version")
 
+	// ErrStreamDeleted is returned by every append to, read of and change
+	// of a stream after TombstoneStream (a hard delete): the stream can
+	// never be written or read again, also after compaction.
+	ErrStreamDeleted = errors.New("spool: stream is deleted (tombstoned)")
+
+	// ErrInvalidMetadata is returned by SetStreamMetadata for metadata that
+	// fails StreamMetadata.Validate.
+	ErrInvalidMetadata = errors.New("spool: invalid stream metadata")
+
 	// ErrInvalidPosition is returned by ReadAll when the position is not
 	// the start of a record, or lies past the end of the log.
 	ErrInvalidPosition = errors.New("spool: invalid log position")

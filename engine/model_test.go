@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+	"time"
 )
 
 var (
@@ -15,14 +16,57 @@ var (
 )
 
 // model is what the store must contain: every acknowledged event, per
-// stream and in log order.
+// stream and in log order, and what retention hides of them.
 type model struct {
 	streams map[string][]RecordedEvent
 	log     []RecordedEvent // in position order
 	batches map[string][]Event
+	meta    map[string]StreamMetadata
+	tomb    map[string]bool
+	known   map[string]bool // streams with any record: the index's entries
+}
+
+func newModel() *model {
+	return &model{
+		streams: map[string][]RecordedEvent{}, batches: map[string][]Event{},
+		meta: map[string]StreamMetadata{}, tomb: map[string]bool{}, known: map[string]bool{},
+	}
 }
 
 func (m *model) version(stream string) int64 { return int64(len(m.streams[stream])) - 1 }
+
+// visibleVersion is what StreamVersion returns.
+func (m *model) visibleVersion(stream string) int64 {
+	if v := m.version(stream); v >= m.meta[stream].TruncateBefore {
+		return v
+	}
+	return NoStream
+}
+
+// shows reports whether readers see e (the model uses no MaxAge that
+// hides anything).
+func (m *model) shows(e RecordedEvent) bool {
+	if m.tomb[e.Stream] {
+		return false
+	}
+	md, last := m.meta[e.Stream], m.version(e.Stream)
+	cut := md.TruncateBefore
+	if md.MaxCount > 0 {
+		cut = max(cut, last+1-md.MaxCount)
+	}
+	return e.Version >= cut
+}
+
+// visible returns the events of stream readers see, oldest first.
+func (m *model) visible(stream string) []RecordedEvent {
+	var out []RecordedEvent
+	for _, e := range m.streams[stream] {
+		if m.shows(e) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
 
 // TestModel runs random workloads against the store and an in-memory
 // model: appends with every kind of expected version (right, wrong,
@@ -56,7 +100,7 @@ func runModel(t *testing.T, seed uint64, ops int) {
 	t.Logf("seed %d: %v (replay with -run TestModel -model.seed %d)", seed, opts, seed)
 	s := openT(t, dir, opts)
 	defer func() { _ = s.Close() }()
-	m := &model{streams: map[string][]RecordedEvent{}, batches: map[string][]Event{}}
+	m := newModel()
 	nStreams := 2 + rng.IntN(40)
 	written := false // since the last open
 	fail := func(format string, args ...any) {
@@ -66,8 +110,10 @@ func runModel(t *testing.T, seed uint64, ops int) {
 
 	for op := range ops {
 		switch p := rng.IntN(100); {
-		case p < 75:
+		case p < 71:
 			written = modelAppend(t, rng, s, m, nStreams, fail) || written
+		case p < 75:
+			written = modelStreamOp(rng, s, m, nStreams, fail) || written
 		case p < 87:
 			stream := fmt.Sprintf("stream-%d", rng.IntN(nStreams))
 			checkStream(t, rng, s, m, stream, fail)
@@ -92,17 +138,15 @@ func runModel(t *testing.T, seed uint64, ops int) {
 	for stream := range m.streams {
 		checkStreamAll(t, s, m, stream, fail)
 	}
-	got := collect(t, s.ReadAll(0))
-	if len(got) != len(m.log) {
-		fail("ReadAll returned %d events, model has %d", len(got), len(m.log))
-	}
-	for i := range got {
-		if err := sameEvent(got[i], m.log[i]); err != nil {
-			fail("ReadAll event %d: %v", i, err)
+	var want []RecordedEvent
+	for _, e := range m.log {
+		if m.shows(e) {
+			want = append(want, e)
 		}
 	}
-	if st := s.Stats(); st.Streams != len(m.streams) {
-		fail("Stats().Streams = %d, model %d", st.Streams, len(m.streams))
+	compareEvents(collect(t, s.ReadAll(0)), want, "ReadAll", fail)
+	if st := s.Stats(); st.Streams != len(m.known) {
+		fail("Stats().Streams = %d, model %d", st.Streams, len(m.known))
 	}
 }
 
@@ -136,6 +180,12 @@ func modelAppend(t *testing.T, rng *rand.Rand, s *Store, m *model, nStreams int,
 	stream := fmt.Sprintf("stream-%d", rng.IntN(nStreams))
 	cur := m.version(stream)
 	limit := int(maxBatchBytes(s.opts.SegmentSize))
+	if m.tomb[stream] {
+		if _, err := s.Append(bg, stream, Any, ev("x")); !errors.Is(err, ErrStreamDeleted) {
+			fail("append to tombstoned %s: %v", stream, err)
+		}
+		return false
+	}
 
 	// A retry of the stream's last append, as a client would after a timeout.
 	if last := m.batches[stream]; len(last) > 0 && rng.IntN(10) == 0 {
@@ -170,25 +220,11 @@ func modelAppend(t *testing.T, rng *rand.Rand, s *Store, m *model, nStreams int,
 	if size > limit {
 		return false
 	}
-	var expected int64
-	ok := true
-	switch k := rng.IntN(10); {
-	case k < 4:
-		expected = cur
-	case k < 6:
-		expected = Any
-	case k < 7:
-		expected, ok = NoStream, cur == -1
-	case k < 8:
-		expected, ok = StreamExists, cur >= 0
-	default:
-		expected = cur + 1 + int64(rng.IntN(3))
-		ok = false
-	}
+	expected, ok := m.randomExpected(rng, stream)
 	res, err := s.Append(bg, stream, expected, events...)
 	if !ok {
 		var we *WrongExpectedVersionError
-		if !errors.As(err, &we) || we.Actual != cur {
+		if !errors.As(err, &we) || we.Actual != m.visibleVersion(stream) {
 			fail("append to %s expecting %d at %d: want wrong version, got %v", stream, expected, cur, err)
 		}
 		return false
@@ -210,18 +246,101 @@ func modelAppend(t *testing.T, rng *rand.Rand, s *Store, m *model, nStreams int,
 		pos += uint64((104 + len(stream) + len(e.Type) + len(e.Metadata) + len(e.Data) + 7) &^ 7)
 	}
 	m.batches[stream] = events
+	m.known[stream] = true
+	return true
+}
+
+// randomExpected picks an expected version for stream and says whether it
+// matches.
+func (m *model) randomExpected(rng *rand.Rand, stream string) (int64, bool) {
+	cur, tb := m.version(stream), m.meta[stream].TruncateBefore
+	switch k := rng.IntN(10); {
+	case k < 4:
+		return cur, true
+	case k < 6:
+		return Any, true
+	case k < 7:
+		return NoStream, cur < tb
+	case k < 8:
+		return StreamExists, cur >= max(tb, 0)
+	default:
+		return cur + 1 + int64(rng.IntN(3)), false
+	}
+}
+
+// modelStreamOp runs a random DeleteStream, TombstoneStream or
+// SetStreamMetadata and reports whether it wrote a record.
+func modelStreamOp(rng *rand.Rand, s *Store, m *model, nStreams int, fail func(string, ...any)) bool {
+	stream := fmt.Sprintf("stream-%d", rng.IntN(nStreams))
+	cur := m.version(stream)
+	expected, ok := m.randomExpected(rng, stream)
+	var err error
+	var md StreamMetadata
+	op := rng.IntN(10)
+	switch {
+	case op < 5:
+		md = StreamMetadata{TruncateBefore: m.meta[stream].TruncateBefore}
+		if rng.IntN(2) == 0 {
+			md.MaxCount = int64(1 + rng.IntN(6))
+		}
+		if rng.IntN(3) == 0 {
+			md.TruncateBefore = int64(rng.IntN(int(cur) + 3))
+		}
+		if rng.IntN(3) == 0 {
+			md.MaxAge = time.Hour // hides nothing here; round-trips
+		}
+		ok = true // no expected version
+		err = s.SetStreamMetadata(bg, stream, md)
+	case op < 9:
+		md = m.meta[stream]
+		md.TruncateBefore = max(md.TruncateBefore, cur+1)
+		err = s.DeleteStream(bg, stream, expected)
+	default:
+		md = m.meta[stream]
+		err = s.TombstoneStream(bg, stream, expected)
+	}
+	switch {
+	case m.tomb[stream]:
+		if !errors.Is(err, ErrStreamDeleted) {
+			fail("op %d on tombstoned %s: %v", op, stream, err)
+		}
+		return false
+	case !ok:
+		var we *WrongExpectedVersionError
+		if !errors.As(err, &we) || we.Actual != m.visibleVersion(stream) {
+			fail("op %d on %s expecting %d at %d: want wrong version, got %v", op, stream, expected, cur, err)
+		}
+		return false
+	case err != nil:
+		fail("op %d on %s expecting %d: %v", op, stream, expected, err)
+	}
+	m.meta[stream] = md
+	m.tomb[stream] = op == 9
+	m.known[stream] = true
+	delete(m.batches, stream) // a retry across a delete is not one
+	if got, err := s.StreamMetadata(stream); got != md || (err != nil) != m.tomb[stream] {
+		fail("StreamMetadata(%s) = %v, %v after op %d, want %v", stream, got, err, op, md)
+	}
 	return true
 }
 
 func checkStream(t *testing.T, rng *rand.Rand, s *Store, m *model, stream string, fail func(string, ...any)) {
-	want := m.streams[stream]
-	n := int64(len(want))
+	if m.tomb[stream] {
+		if _, err := collectErr(s.ReadStream(stream, 0, Forward)); !errors.Is(err, ErrStreamDeleted) {
+			fail("read of tombstoned %s: %v", stream, err)
+		}
+		return
+	}
+	want := m.visible(stream)
+	n := m.version(stream) + 1
 	if rng.IntN(2) == 0 {
 		from := int64(rng.IntN(int(n) + 2))
 		got := collect(t, s.ReadStream(stream, from, Forward))
 		var exp []RecordedEvent
-		if from < n {
-			exp = want[from:]
+		for _, e := range want {
+			if e.Version >= from {
+				exp = append(exp, e)
+			}
 		}
 		compareEvents(got, exp, fmt.Sprintf("%s forward from %d", stream, from), fail)
 		return
@@ -231,13 +350,11 @@ func checkStream(t *testing.T, rng *rand.Rand, s *Store, m *model, stream string
 		from = int64(rng.IntN(int(n) + 2))
 	}
 	got := collect(t, s.ReadStream(stream, from, Backward))
-	top := n - 1
-	if from != End && from < top {
-		top = from
-	}
 	var exp []RecordedEvent
-	for v := top; v >= 0; v-- {
-		exp = append(exp, want[v])
+	for i := len(want) - 1; i >= 0; i-- {
+		if from == End || want[i].Version <= from {
+			exp = append(exp, want[i])
+		}
 	}
 	compareEvents(got, exp, fmt.Sprintf("%s backward from %d", stream, from), fail)
 	// Stopping early must be fine.
@@ -247,9 +364,19 @@ func checkStream(t *testing.T, rng *rand.Rand, s *Store, m *model, stream string
 }
 
 func checkStreamAll(t *testing.T, s *Store, m *model, stream string, fail func(string, ...any)) {
-	compareEvents(collect(t, s.ReadStream(stream, 0, Forward)), m.streams[stream], stream+" forward", fail)
-	if v, err := s.StreamVersion(stream); err != nil || v != m.version(stream) {
-		fail("StreamVersion(%s) = %d, %v; model %d", stream, v, err, m.version(stream))
+	v, err := s.StreamVersion(stream)
+	if m.tomb[stream] {
+		if !errors.Is(err, ErrStreamDeleted) {
+			fail("StreamVersion(tombstoned %s): %v", stream, err)
+		}
+		return
+	}
+	compareEvents(collect(t, s.ReadStream(stream, 0, Forward)), m.visible(stream), stream+" forward", fail)
+	if err != nil || v != m.visibleVersion(stream) {
+		fail("StreamVersion(%s) = %d, %v; model %d", stream, v, err, m.visibleVersion(stream))
+	}
+	if md, err := s.StreamMetadata(stream); err != nil || md != m.meta[stream] {
+		fail("StreamMetadata(%s) = %v, %v; model %v", stream, md, err, m.meta[stream])
 	}
 }
 
@@ -258,15 +385,21 @@ func checkLog(t *testing.T, rng *rand.Rand, s *Store, m *model, fail func(string
 		return
 	}
 	i := rng.IntN(len(m.log))
+	var want []RecordedEvent
+	for _, e := range m.log[i:] {
+		if m.shows(e) {
+			want = append(want, e)
+		}
+	}
 	k := 0
 	for e, err := range s.ReadAll(m.log[i].Position) {
 		if err != nil {
 			fail("ReadAll from %d: %v", m.log[i].Position, err)
 		}
-		if i+k >= len(m.log) {
-			fail("ReadAll returned more than the model holds")
+		if k >= len(want) {
+			fail("ReadAll returned more than the model shows")
 		}
-		if err := sameEvent(e, m.log[i+k]); err != nil {
+		if err := sameEvent(e, want[k]); err != nil {
 			fail("ReadAll from %d, event %d: %v", m.log[i].Position, k, err)
 		}
 		k++
@@ -274,8 +407,8 @@ func checkLog(t *testing.T, rng *rand.Rand, s *Store, m *model, fail func(string
 			break
 		}
 	}
-	if k == 0 {
-		fail("ReadAll from %d returned nothing", m.log[i].Position)
+	if k < min(len(want), 200) {
+		fail("ReadAll from %d returned %d events, the model shows %d", m.log[i].Position, k, len(want))
 	}
 	// Positions inside a record are refused.
 	if _, err := collectErr(s.ReadAll(m.log[i].Position + 8)); !errors.Is(err, ErrInvalidPosition) {

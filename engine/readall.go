@@ -24,7 +24,7 @@ func (s *Store) ReadAll(from uint64) iter.Seq2[RecordedEvent, error] {
 // nil f). Positions of the events returned resume the read as usual.
 func (s *Store) ReadAllFiltered(from uint64, f *Filter) iter.Seq2[RecordedEvent, error] {
 	return func(yield func(RecordedEvent, error) bool) {
-		lr := logReader{s: s, view: readView{s: s}, filter: f}
+		lr := logReader{s: s, view: readView{s: s}, filter: f, meta: metaView{t: &s.meta}}
 		defer lr.view.close()
 		if err := lr.start(from); err != nil {
 			yield(RecordedEvent{}, err)
@@ -65,6 +65,7 @@ type logReader struct {
 	key      segment.Key // of the record being looked at
 	peeked   segment.Record
 	header   EventHeader // scratch for filter.Match
+	meta     metaView    // the retention of streams that have one
 }
 
 // start checks from and takes the snapshot.
@@ -109,6 +110,8 @@ func (lr *logReader) advance(next uint64) {
 func (lr *logReader) fill() (int, error) {
 	n := 0
 	err := mmapfile.Guard(func() error {
+		lr.meta.lock()
+		defer lr.meta.unlock()
 		if lr.seg == nil || lr.pos >= lr.segEnd {
 			seg, err := lr.view.segmentAt(lr.pos)
 			if err != nil {
@@ -149,7 +152,7 @@ func (lr *logReader) fill() (int, error) {
 				return segment.WithSegment(err, seg.name)
 			}
 			lr.pos += uint64(m)
-			if visible(r.Flags) {
+			if visible(r.Flags) && lr.meta.shows(r.Stream, r.Version, r.Timestamp) {
 				n++
 			}
 		}
@@ -164,9 +167,9 @@ func (lr *logReader) fill() (int, error) {
 // visible reports whether log reads deliver a record with these flags at
 // all, whatever their filter: this is where ReadAll and Subscribe leave
 // out what is not an event. Records that carry stream metadata, deletes or
-// tombstones are the store's own bookkeeping. The deletes and retention
-// rules that hide events of deleted or expired streams belong here too,
-// so that both apply them alike.
+// tombstones are the store's own bookkeeping. The retention that hides
+// events of deleted, tombstoned or expired streams is metaView.shows,
+// applied next to it.
 func visible(f segment.Flags) bool {
 	return f&systemFlags == 0
 }

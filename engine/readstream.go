@@ -20,7 +20,9 @@ const readChunk = 128
 // (End for the newest) and goes to version 0; Forward starts at version
 // from and goes to the newest. The read is a snapshot: it sees the events
 // committed when it started and none committed later. A stream that does
-// not exist reads as empty.
+// not exist, or was deleted, reads as empty; a tombstoned one yields
+// ErrStreamDeleted. The stream's retention (StreamMetadata) hides events
+// below its TruncateBefore, beyond its MaxCount and past its MaxAge.
 //
 // A backward read touches only the records it returns; a forward read from
 // version v of an n-event stream first seeks in O(log n) records (skip
@@ -67,6 +69,14 @@ type streamReader struct {
 	// holds them all until the chunk is yielded): a chunk ends early
 	// rather than map more.
 	maxHeld int
+	// lo is the lowest version the read may return: the stream's
+	// retention hides the rest (0 for a stream without metadata).
+	lo int64
+	// meta, when hasMeta, is the stream's retention; MaxAge is checked
+	// per event against now.
+	meta    streamMeta
+	hasMeta bool
+	now     int64
 }
 
 // readSegments is how many segments one reader's chunk may span: a
@@ -83,6 +93,7 @@ func getStreamReader(s *Store, stream string) *streamReader {
 	sr := streamReaders.Get().(*streamReader)
 	sr.s, sr.stream, sr.maxHeld = s, stream, s.readSegments()
 	sr.view = readView{s: s, held: sr.view.held[:0]}
+	sr.lo, sr.meta, sr.hasMeta = 0, streamMeta{}, false
 	return sr
 }
 
@@ -95,7 +106,10 @@ func (sr *streamReader) release() {
 	streamReaders.Put(sr)
 }
 
-// start finds the stream's newest record in the read's snapshot.
+// start finds the stream's newest event in the read's snapshot, and the
+// lowest version its retention lets the read return. A stream without
+// events, or whose events retention hides all (DeleteStream), is not
+// found; a tombstoned one is ErrStreamDeleted.
 func (sr *streamReader) start() (top segment.Record, found bool, err error) {
 	s := sr.s
 	s.lifeMu.RLock()
@@ -111,7 +125,16 @@ func (sr *streamReader) start() (top segment.Record, found bool, err error) {
 		if err != nil || !ok {
 			return indexErr(err)
 		}
-		if top.Version != e.Version {
+		if e.Aux != 0 {
+			sr.meta, sr.hasMeta = s.meta.get(sr.stream)
+			if sr.hasMeta && sr.meta.tombstoned {
+				return fmt.Errorf("%w: %q", ErrStreamDeleted, sr.stream)
+			}
+		}
+		if e.Version < 0 {
+			return nil // only system records
+		}
+		if top.Version != e.Version || isSystem(top.Flags) {
 			return chainError(&sr.view, e.Tail, sr.stream, e.Version, &top)
 		}
 		// Skip what was committed after the snapshot was taken.
@@ -123,10 +146,19 @@ func (sr *streamReader) start() (top segment.Record, found bool, err error) {
 				return err
 			}
 		}
-		found = true
+		if sr.hasMeta {
+			sr.lo = sr.meta.cutoff(top.Version)
+			sr.now = time.Now().UnixNano()
+		}
+		found = top.Version >= sr.lo
 		return nil
 	})
 	return top, found, err
+}
+
+// hidden reports whether retention hides r, which is not below lo, by age.
+func (sr *streamReader) hidden(r *segment.Record) bool {
+	return sr.hasMeta && sr.meta.expired(r.Timestamp, sr.now)
 }
 
 // guard runs fn under the fault guard; a fault fails the store.
@@ -139,6 +171,9 @@ func (sr *streamReader) guard(fn func() error) error {
 }
 
 func (sr *streamReader) backward(r segment.Record, from int64, yield func(RecordedEvent, error) bool) {
+	if from != End && from < sr.lo {
+		return // below what retention lets the read see
+	}
 	if from != End && from < r.Version {
 		if err := sr.seek(&r, from, nil); err != nil {
 			yield(RecordedEvent{}, err)
@@ -151,7 +186,7 @@ func (sr *streamReader) backward(r segment.Record, from int64, yield func(Record
 			for n < readChunk {
 				sr.buf[n] = r
 				n++
-				if r.Version == 0 {
+				if r.Version <= sr.lo {
 					return nil
 				}
 				if err := readStreamRecord(&sr.view, r.Prev, sr.stream, r.Version-1, &r); err != nil {
@@ -164,7 +199,7 @@ func (sr *streamReader) backward(r segment.Record, from int64, yield func(Record
 			return nil
 		})
 		for i := range n {
-			if !yield(sr.event(&sr.buf[i]), nil) {
+			if !sr.hidden(&sr.buf[i]) && !yield(sr.event(&sr.buf[i]), nil) {
 				return
 			}
 		}
@@ -172,7 +207,7 @@ func (sr *streamReader) backward(r segment.Record, from int64, yield func(Record
 			yield(RecordedEvent{}, err)
 			return
 		}
-		if sr.buf[n-1].Version == 0 {
+		if sr.buf[n-1].Version <= sr.lo {
 			return
 		}
 		// The chunk's events are gone: keep only the segment of r, the
@@ -187,7 +222,7 @@ func (sr *streamReader) forward(top segment.Record, from int64, yield func(Recor
 	topSeg := sr.view.last
 	last := top.Version
 	size := int64(readChunk)
-	for lo := from; lo <= last; {
+	for lo := max(from, sr.lo); lo <= last; {
 		hi := min(last, lo+size-1)
 		n := int(hi - lo + 1)
 		spread := false
@@ -221,7 +256,7 @@ func (sr *streamReader) forward(top segment.Record, from int64, yield func(Recor
 			continue
 		}
 		for i := range n {
-			if !yield(sr.event(&sr.buf[i]), nil) {
+			if !sr.hidden(&sr.buf[i]) && !yield(sr.event(&sr.buf[i]), nil) {
 				return
 			}
 		}
@@ -284,7 +319,8 @@ func (c *typeCache) get(b []byte) string {
 }
 
 // StreamVersion returns the stream's newest committed version, or NoStream
-// (-1) when it has no events.
+// (-1) when it has no events or was deleted (DeleteStream) and has none
+// since; ErrStreamDeleted when it was tombstoned.
 func (s *Store) StreamVersion(stream string) (int64, error) {
 	if len(stream) == 0 || len(stream) > MaxStreamIDLen {
 		return 0, fmt.Errorf("%w: %d bytes", ErrInvalidStreamID, len(stream))

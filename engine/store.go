@@ -40,6 +40,8 @@ type Store struct {
 	checkpointed atomic.Uint64
 	// names interns stream IDs and event types for log reads.
 	names nameTable
+	// meta holds the retention of the streams that have system records.
+	meta metaTable
 	// failure holds the error that put the store into its failed state.
 	failure atomic.Pointer[error]
 	closed  atomic.Bool
@@ -69,6 +71,7 @@ type Store struct {
 	// spareAsked: a spare was requested for the next roll.
 	spareAsked bool
 	scan       segment.Record // scratch for decoding on the write path
+	reserved   pendingWrite   // the append in progress (reserveLocked)
 
 	// syncMu serialises msync calls and guards synced and writing.
 	syncMu sync.Mutex
@@ -219,6 +222,9 @@ func (s *Store) load() error {
 	s.committed.Store(end)
 	s.durablePos.Store(end)
 	s.checkpointed.Store(s.index.Checkpoint())
+	if err := s.loadMeta(); err != nil {
+		return err
+	}
 	// The active segment is written page by page from here: keep
 	// read-ahead from creating large page-cache folios there.
 	off := s.active.offset(end)

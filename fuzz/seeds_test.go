@@ -47,7 +47,7 @@ func recordSeeds(t testing.TB) []seed {
 	add("ok-position-from-data", valid, 0, 0, recPosFromData)
 	r := baseRecord(1 << 40)
 	r.Prev, r.Skip, r.SkipVersion, r.Version = 1<<39, 1<<30, 3, math.MaxInt64
-	r.Flags = segment.FlagContinues | segment.FlagMetadata
+	r.Flags = segment.FlagContinues // system records have no skip pointer
 	add("ok-max-version-with-pointers", oneRecord(t, 8, r), 8, 1<<40, 0)
 	r = baseRecord(pos)
 	r.Type, r.Data, r.Metadata = nil, nil, nil

@@ -53,12 +53,6 @@ type Report struct {
 	RemovedSegments int    // empty segments after the end, removed
 }
 
-// head is a stream's newest record seen so far by the scan.
-type head struct {
-	tail    uint64
-	version int64
-}
-
 // Rebuild scans segs, cuts the log after its last complete batch and
 // builds a fresh index called indexName with at least minSlots slots.
 // durable is a log position known durable from elsewhere (the old index's
@@ -71,7 +65,7 @@ type head struct {
 // segments are the last Report.RemovedSegments of segs; their files are
 // deleted but the caller still closes them.
 func Rebuild(fs mmapfile.FS, segs []Segment, indexName string, minSlots, durable uint64) (*hashindex.Index, Report, error) {
-	heads := make(map[string]*head)
+	heads := make(map[string]*streamChain)
 	lg, err := scanLog(segs, 0, segment.HeaderSize, func(name string, off int64, r *segment.Record) error {
 		return follow(heads, name, off, r)
 	})
@@ -261,24 +255,21 @@ func checkWatermark(segs []Segment, lg *scannedLog, durable uint64) error {
 	return &segment.CorruptionError{Segment: segs[cut].Name, Offset: cutOff, Reason: reason}
 }
 
-// follow checks that r continues its stream's chain and makes it the head.
-func follow(heads map[string]*head, name string, off int64, r *segment.Record) error {
-	h, ok := heads[string(r.Stream)]
+// follow checks that r continues its stream's chains and makes it the
+// head of its chain.
+func follow(heads map[string]*streamChain, name string, off int64, r *segment.Record) error {
+	c, ok := heads[string(r.Stream)]
 	if !ok {
-		if r.Prev != segment.NoPosition || r.Version != 0 {
-			// A stream's first record in the log must be its version 0.
-			return &segment.CorruptionError{Segment: name, Offset: off, Reason: fmt.Sprintf(
-				"stream %q starts at version %d with a back-pointer", r.Stream, r.Version)}
-		}
-		heads[string(r.Stream)] = &head{tail: r.Position, version: r.Version}
-		return nil
+		nc := newChain()
+		c = &nc
 	}
-	if r.Prev != h.tail || r.Version != h.version+1 {
-		return &segment.CorruptionError{Segment: name, Offset: off, Reason: fmt.Sprintf(
-			"stream %q version %d points back to %d, but its previous record is version %d at %d",
-			r.Stream, r.Version, r.Prev, h.version, h.tail)}
+	if reason := c.problem(r); reason != "" {
+		return &segment.CorruptionError{Segment: name, Offset: off, Reason: reason}
 	}
-	h.tail, h.version = r.Position, r.Version
+	if !ok {
+		heads[string(r.Stream)] = c
+	}
+	c.apply(r)
 	return nil
 }
 
@@ -317,16 +308,15 @@ func zeroTail(f mmapfile.File, off, lo, hi int64) (int64, error) {
 }
 
 // buildIndex creates the index and records each stream's head in it.
-func buildIndex(fs mmapfile.FS, segs []Segment, name string, minSlots uint64, heads map[string]*head, end uint64) (*hashindex.Index, error) {
+func buildIndex(fs mmapfile.FS, segs []Segment, name string, minSlots uint64, heads map[string]*streamChain, end uint64) (*hashindex.Index, error) {
 	slots := max(minSlots, uint64(len(heads))*2)
 	ix, err := hashindex.Create(fs, name, slots)
 	if err != nil {
 		return nil, err
 	}
 	var r segment.Record
-	for stream, h := range heads {
-		e := hashindex.Entry{Tail: h.tail, Version: h.version, State: hashindex.Live}
-		if err := ix.Put(hashindex.FingerprintString(stream), e, streamAt(segs, stream, &r)); err != nil {
+	for stream, c := range heads {
+		if err := ix.Put(hashindex.FingerprintString(stream), c.entry(), streamAt(segs, stream, &r)); err != nil {
 			_ = ix.Close()
 			return nil, err
 		}

@@ -62,44 +62,37 @@ func Replay(fs mmapfile.FS, segs []Segment, ix *hashindex.Index) (Report, error)
 			if err != nil {
 				return fmt.Errorf("%w: %w", ErrReplayUnsafe, err)
 			}
-			h = &replayHead{}
+			h = &replayHead{chain: newChain()}
 			switch {
 			case !found:
 				// A stream new since the checkpoint.
-				if r.Prev != segment.NoPosition || r.Version != 0 {
-					return fmt.Errorf("%w: stream %q at version %d has no index entry", ErrReplayUnsafe, r.Stream, r.Version)
-				}
-			case e.Tail < r.Position:
-				if r.Prev != e.Tail || r.Version != e.Version+1 {
-					return fmt.Errorf("%w: stream %q version %d does not follow its index entry (version %d at %d)",
-						ErrReplayUnsafe, r.Stream, r.Version, e.Version, e.Tail)
-				}
+			case entryBefore(e, r.Position):
+				h.chain = chainOf(e)
 			default:
 				// The entry reached the disk after this record was
-				// appended: it must name a record the scan will meet.
-				h.ahead, h.entry = true, e
+				// appended: it must name records the scan will meet, and
+				// what it names there says nothing of the chains before.
+				h.entry = e
+				h.needTail = e.Version >= 0 && e.Tail >= r.Position
+				h.needSys = e.Aux != 0 && e.Aux-1 >= r.Position
+				h.chain = chainOf(e)
+				h.chain.tailUnknown, h.chain.sysUnknown = h.needTail, h.needSys
 			}
 			heads[string(r.Stream)] = h
-		} else if r.Prev != h.tail || r.Version != h.version+1 {
-			return &segment.CorruptionError{Segment: name, Offset: off, Reason: fmt.Sprintf(
-				"stream %q version %d points back to %d, but its previous record is version %d at %d",
-				r.Stream, r.Version, r.Prev, h.version, h.tail)}
-		}
-		h.tail, h.version = r.Position, r.Version
-		if h.ahead && h.entry.Tail == r.Position {
-			if h.entry.Version != r.Version {
-				return fmt.Errorf("%w: index entry of %q at %d says version %d, the record %d",
-					ErrReplayUnsafe, r.Stream, r.Position, h.entry.Version, r.Version)
+			if reason := h.chain.problem(r); reason != "" {
+				return fmt.Errorf("%w: %s (index entry: %+v)", ErrReplayUnsafe, reason, e)
 			}
-			h.ahead = false // the entry is now behind the scan
+		} else if reason := h.chain.problem(r); reason != "" {
+			return &segment.CorruptionError{Segment: name, Offset: off, Reason: reason}
 		}
-		return nil
+		h.chain.apply(r)
+		return h.met(r)
 	})
 	if err != nil {
 		return Report{}, err
 	}
 	for stream, h := range heads {
-		if h.ahead {
+		if h.ahead() {
 			return Report{}, fmt.Errorf("%w: index entry of %q points at %d, which the log (ending at %d) does not hold",
 				ErrReplayUnsafe, stream, h.entry.Tail, lg.end)
 		}
@@ -109,20 +102,8 @@ func Replay(fs mmapfile.FS, segs []Segment, ix *hashindex.Index) (Report, error)
 	// whose later records were lost). One past the end is a NoSync store's
 	// entry for a record a power cut took.
 	for fp, e := range ix.All() {
-		if e.Tail < cp {
-			continue
-		}
-		if e.Tail >= lg.end {
-			return Report{}, fmt.Errorf("%w: an index entry points at %d, past the log end %d", ErrReplayUnsafe, e.Tail, lg.end)
-		}
-		err := withRecordAt(segs, e.Tail, &rec, func(r *segment.Record) error {
-			if hashindex.FingerprintOf(r.Stream) != fp || r.Version != e.Version {
-				return fmt.Errorf("it names version %d of %q", r.Version, r.Stream)
-			}
-			return nil
-		})
-		if err != nil {
-			return Report{}, fmt.Errorf("%w: the index entry at %d does not name its stream's record (%v)", ErrReplayUnsafe, e.Tail, err)
+		if err := checkEntryHeld(segs, fp, e, cp, lg.end, &rec); err != nil {
+			return Report{}, err
 		}
 	}
 	if err := checkWatermark(segs, &lg, cp); err != nil {
@@ -136,8 +117,7 @@ func Replay(fs mmapfile.FS, segs []Segment, ix *hashindex.Index) (Report, error)
 	}
 	kept := segs[:lg.cut+1]
 	for stream, h := range heads {
-		e := hashindex.Entry{Tail: h.tail, Version: h.version, State: hashindex.Live}
-		if err := ix.Put(hashindex.FingerprintString(stream), e, streamAt(kept, stream, &rec)); err != nil {
+		if err := ix.Put(hashindex.FingerprintString(stream), h.chain.entry(), streamAt(kept, stream, &rec)); err != nil {
 			return rep, err
 		}
 	}
@@ -148,12 +128,78 @@ func Replay(fs mmapfile.FS, segs []Segment, ix *hashindex.Index) (Report, error)
 	return rep, nil
 }
 
-// replayHead is a stream's newest record seen by Replay's scan.
+// replayHead is a stream as Replay's scan has seen it.
 type replayHead struct {
-	tail    uint64
-	version int64
-	// ahead: the index entry (entry) points at a record later than the
-	// first one the scan met; it must meet that record too.
-	ahead bool
-	entry hashindex.Entry
+	chain streamChain
+	// needTail, needSys: the index entry (entry) was newer than the first
+	// record the scan met, and names an event or system record the scan
+	// has yet to meet.
+	needTail, needSys bool
+	entry             hashindex.Entry
+}
+
+func (h *replayHead) ahead() bool { return h.needTail || h.needSys }
+
+// met notes that the scan met r, which may be a record h's entry names.
+func (h *replayHead) met(r *segment.Record) error {
+	if h.needTail && r.Position == h.entry.Tail {
+		want := r.Version
+		if r.Flags&segment.FlagMetadata != 0 {
+			want = r.Version - 1 // a stream with no events: Version -1
+		}
+		if h.entry.Version != want {
+			return fmt.Errorf("%w: index entry of %q at %d says version %d, the record %d",
+				ErrReplayUnsafe, r.Stream, r.Position, h.entry.Version, r.Version)
+		}
+		h.needTail = false
+	}
+	if h.needSys && r.Position == h.entry.Aux-1 {
+		if r.Flags&segment.FlagMetadata == 0 {
+			return fmt.Errorf("%w: index entry of %q names %d as its system record, which is an event", ErrReplayUnsafe, r.Stream, r.Position)
+		}
+		h.needSys = false
+	}
+	return nil
+}
+
+// entryBefore reports whether every record e names lies before pos.
+func entryBefore(e hashindex.Entry, pos uint64) bool {
+	return e.Tail < pos && (e.Aux == 0 || e.Aux-1 < pos)
+}
+
+// checkEntryHeld checks an index entry against a log ending at end: what
+// it names at or past the checkpoint cp must be a record the log holds, of
+// the entry's stream and of the kind and version the entry says.
+func checkEntryHeld(segs []Segment, fp hashindex.Fingerprint, e hashindex.Entry, cp, end uint64, rec *segment.Record) error {
+	check := func(pos uint64, system bool) error {
+		if pos < cp {
+			return nil
+		}
+		if pos >= end {
+			return fmt.Errorf("%w: an index entry points at %d, past the log end %d", ErrReplayUnsafe, pos, end)
+		}
+		err := withRecordAt(segs, pos, rec, func(r *segment.Record) error {
+			isSys := r.Flags&segment.FlagMetadata != 0
+			switch {
+			case hashindex.FingerprintOf(r.Stream) != fp:
+				return fmt.Errorf("it names a record of %q", r.Stream)
+			case isSys != system:
+				return fmt.Errorf("it names the wrong kind of record (system record: %v)", isSys)
+			case !system && r.Version != e.Version:
+				return fmt.Errorf("it names version %d of %q", r.Version, r.Stream)
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("%w: the index entry at %d does not name its stream's record (%v)", ErrReplayUnsafe, pos, err)
+		}
+		return nil
+	}
+	if err := check(e.Tail, e.Version < 0); err != nil {
+		return err
+	}
+	if e.Aux != 0 {
+		return check(e.Aux-1, true)
+	}
+	return nil
 }

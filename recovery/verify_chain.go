@@ -9,70 +9,77 @@ import (
 	"github.com/spooldb/spool/segment"
 )
 
-// chainHead is what Verify keeps per stream: its newest record so far. It
-// is 16 bytes (plus the 16-byte fingerprint key), so a million streams
-// cost tens of MiB, not the stream IDs. The top bit of tail marks a stream
-// whose index entry was seen (log positions stay below 2^62).
+// chainHead is what Verify keeps per stream: its chains' heads so far
+// (about 40 bytes, plus the 16-byte fingerprint key, so a million streams
+// cost tens of MiB, not the stream IDs), and whether the index has an
+// entry for it.
 type chainHead struct {
-	tail    uint64
-	version int64
+	c    streamChain
+	seen bool
 }
 
-const seenBit = 1 << 63
-
-func (h chainHead) pos() uint64 { return h.tail &^ seenBit }
-func (h chainHead) seen() bool  { return h.tail&seenBit != 0 }
-
 // follow checks that r, at file offset off of s, continues its stream's
-// chain, and makes it the stream's newest record. A record that breaks its
+// chain, and makes it the chain's newest record. A record that breaks its
 // chain is reported once and then taken as the chain's new head, so that
 // one bad pointer does not make every later record of the stream a
 // problem too.
 func (v *verifier) follow(s *vseg, off int64, r *segment.Record) {
 	fp := hashindex.FingerprintOf(r.Stream)
 	h, ok := v.heads[fp]
-	if reason := v.chainProblem(h, ok, r); reason != "" {
+	if !ok {
+		h.c = newChain()
+	}
+	if reason := v.chainProblem(h.c, r); reason != "" {
 		v.corrupt(s.name, off, "%s", reason)
 	}
-	v.heads[fp] = chainHead{tail: r.Position, version: r.Version}
+	h.c.apply(r)
+	v.heads[fp] = h
 }
 
-// chainProblem returns what is wrong with r as the successor of h (ok is
-// false when r is its stream's first record in the log), or "". Pointers
-// into bytes already reported unreadable are not reported again.
-func (v *verifier) chainProblem(h chainHead, ok bool, r *segment.Record) string {
+// chainProblem returns what is wrong with r as the successor of c, or "".
+// Pointers into bytes already reported unreadable are not reported again.
+func (v *verifier) chainProblem(c streamChain, r *segment.Record) string {
+	if c.state == hashindex.Tombstoned {
+		return c.problem(r)
+	}
+	if r.Flags&segment.FlagMetadata != 0 {
+		if r.Prev != c.sys && v.isLost(r.Prev) {
+			return ""
+		}
+		return c.problem(r)
+	}
 	switch {
-	case !ok:
+	case c.version < 0:
 		if (r.Prev == segment.NoPosition && r.Version == 0) || v.isLost(r.Prev) {
 			return ""
 		}
 		return fmt.Sprintf("stream %q first appears at version %d with a back-pointer to %s; a stream starts at version 0",
 			r.Stream, r.Version, v.describe(r.Prev))
-	case r.Prev != h.pos():
+	case r.Prev != c.tail:
 		if v.isLost(r.Prev) {
 			return ""
 		}
 		return fmt.Sprintf("stream %q version %d points back to %s, but the stream's previous record is version %d at position %d",
-			r.Stream, r.Version, v.describe(r.Prev), h.version, h.pos())
-	case r.Version != h.version+1:
-		return fmt.Sprintf("stream %q: version %d follows version %d; versions must be contiguous", r.Stream, r.Version, h.version)
+			r.Stream, r.Version, v.describe(r.Prev), c.version, c.tail)
+	case r.Version != c.version+1:
+		return fmt.Sprintf("stream %q: version %d follows version %d; versions must be contiguous", r.Stream, r.Version, c.version)
 	}
-	return v.skipProblem(h, r)
+	return v.skipProblem(c, r)
 }
 
 // skipProblem checks r's skip pointer: its version must be the one
 // segment.NextSkip gives and it must land on that version of r's stream.
-// r follows h in a valid chain, so r.Version >= 1.
-func (v *verifier) skipProblem(h chainHead, r *segment.Record) string {
+// r follows c in a valid chain, so r.Version >= 1.
+func (v *verifier) skipProblem(c streamChain, r *segment.Record) string {
 	want := skipVersionFor(uint64(r.Version))
 	if r.Skip == segment.NoPosition || r.SkipVersion != want {
 		return fmt.Sprintf("stream %q version %d: skip pointer to version %d (position %#x), but the format puts it at version %d",
 			r.Stream, r.Version, r.SkipVersion, r.Skip, want)
 	}
-	if want == uint64(h.version) { // the previous record: no need to read it
-		if r.Skip != h.pos() {
+	if want == uint64(c.version) { // the previous record: no need to read it
+		if r.Skip != c.tail {
 			return fmt.Sprintf("stream %q version %d: skip pointer to %s, but version %d is at position %d",
-				r.Stream, r.Version, v.describe(r.Skip), want, h.pos())
+				r.Stream, r.Version, v.describe(r.Skip), want, c.tail)
 		}
 		return ""
 	}

@@ -82,20 +82,25 @@ func (v *verifier) checkIndex() {
 	for fp, e := range ix.All() {
 		v.rep.IndexEntries++
 		h, ok := v.heads[fp]
-		switch {
-		case !ok:
+		if !ok {
 			add(e.Tail, "index entry (version %d) points at %s, but no stream in the log has its fingerprint", e.Version, v.describe(e.Tail))
 			continue
-		case e.Tail != h.pos() || e.Version != h.version:
-			add(e.Tail, "index entry points at %s as version %d, but the stream's newest record is version %d at position %d",
-				v.describe(e.Tail), e.Version, h.version, h.pos())
 		}
-		h.tail |= seenBit
+		switch want := h.c.entry(); {
+		case e.Tail != want.Tail || e.Version != want.Version:
+			add(e.Tail, "index entry points at %s as version %d, but the stream's newest record is version %d at position %d",
+				v.describe(e.Tail), e.Version, want.Version, want.Tail)
+		case e.Aux != want.Aux || e.State != want.State:
+			add(e.Tail, "index entry of the stream at %s says %v with aux word %d, but its newest system record (%s) makes it %v with %d",
+				v.describe(e.Tail), e.State, e.Aux, posString(h.c.sys), want.State, want.Aux)
+		}
+		h.seen = true
 		v.heads[fp] = h
 	}
 	for _, h := range v.heads {
-		if !h.seen() {
-			add(h.pos(), "stream's newest record, %s, has no index entry", v.describe(h.pos()))
+		if !h.seen {
+			pos := h.c.entry().Tail
+			add(pos, "stream's newest record, %s, has no index entry", v.describe(pos))
 		}
 	}
 	slices.SortFunc(found, func(a, b *segment.CorruptionError) int {

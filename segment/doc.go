@@ -56,6 +56,15 @@
 // never mistaken for a record. Reserved fields and padding are zero; a record
 // with anything else there does not decode.
 //
+// # System records
+//
+// A record with FlagMetadata is not an event but the store's bookkeeping
+// for its stream (metadata; with FlagDeleted a soft delete, with
+// FlagTombstone a hard delete). Its prev points at the stream's previous
+// system record, not at an event, it has no skip pointer, and its version
+// is the one the stream's next event gets: events and system records of a
+// stream form two chains. Nothing of the stream follows a tombstone.
+//
 // # Batches
 //
 // The events of one append are consecutive records; every record but the

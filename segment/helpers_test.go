@@ -33,6 +33,21 @@ func fillGarbage(rng *rand.Rand, b []byte) {
 	}
 }
 
+// randFlags returns one of the valid flag combinations: an event or a
+// system record of each kind, continuing its batch or not.
+func randFlags(rng *rand.Rand) segment.Flags {
+	f := segment.Flags(rng.IntN(2)) * segment.FlagContinues
+	switch rng.IntN(4) {
+	case 1:
+		f |= segment.FlagMetadata
+	case 2:
+		f |= segment.FlagMetadata | segment.FlagDeleted
+	case 3:
+		f |= segment.FlagMetadata | segment.FlagTombstone
+	}
+	return f
+}
+
 // randRecord returns a record that passes Decode's field checks at pos, with
 // a body (stream + type + metadata + data) of bodyLen >= 1 bytes.
 func randRecord(rng *rand.Rand, pos uint64, bodyLen int) *segment.Record {
@@ -40,7 +55,7 @@ func randRecord(rng *rand.Rand, pos uint64, bodyLen int) *segment.Record {
 		panic("bodyLen < 1")
 	}
 	r := &segment.Record{
-		Flags:     segment.Flags(rng.IntN(16)), // every combination of the known flags
+		Flags:     randFlags(rng),
 		Position:  pos,
 		Prev:      segment.NoPosition,
 		Skip:      segment.NoPosition,
@@ -59,7 +74,7 @@ func randRecord(rng *rand.Rand, pos uint64, bodyLen int) *segment.Record {
 	r.SkipVersion = rng.Uint64()
 	if pos > 0 && rng.IntN(4) != 0 {
 		r.Prev = rng.Uint64N(pos)
-		if r.Version > 0 && rng.IntN(3) != 0 {
+		if r.Version > 0 && rng.IntN(3) != 0 && r.Flags&segment.FlagMetadata == 0 {
 			r.Skip = rng.Uint64N(pos)
 			r.SkipVersion = rng.Uint64N(uint64(r.Version))
 		}

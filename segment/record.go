@@ -32,11 +32,16 @@ type Flags uint16
 const (
 	// FlagContinues: the batch goes on with the next record.
 	FlagContinues Flags = 1 << iota
-	// FlagTombstone: the stream is hard-deleted from here on.
+	// FlagTombstone: a system record that hard-deletes the stream; no
+	// record of the stream follows it.
 	FlagTombstone
-	// FlagDeleted: the stream is soft-deleted (truncated before this version).
+	// FlagDeleted: a system record that soft-deletes the stream (its
+	// metadata truncates before the stream's next version).
 	FlagDeleted
-	// FlagMetadata: the record carries stream metadata, not an event.
+	// FlagMetadata: a system record, carrying the stream's metadata, not
+	// an event. System records chain among themselves through Prev, have
+	// no skip pointer, and their Version is the version the stream's next
+	// event gets.
 	FlagMetadata
 
 	knownFlags = FlagContinues | FlagTombstone | FlagDeleted | FlagMetadata
@@ -262,6 +267,12 @@ func (r *Record) check(pos uint64) string {
 		return "skip pointer does not point backwards"
 	case r.Prev == NoPosition && r.Skip != NoPosition:
 		return "skip pointer without a back-pointer"
+	case r.Flags&(FlagDeleted|FlagTombstone) != 0 && r.Flags&FlagMetadata == 0:
+		return "delete or tombstone flag on a record that is not a system record"
+	case r.Flags&FlagDeleted != 0 && r.Flags&FlagTombstone != 0:
+		return "record is both a delete and a tombstone"
+	case r.Flags&FlagMetadata != 0 && r.Skip != NoPosition:
+		return "system record with a skip pointer"
 	case r.SyncedThrough > r.Position:
 		return "synced-through position lies after the record"
 	}

@@ -290,8 +290,11 @@ func TestDecodeFieldChecks(t *testing.T) {
 		"synced through = position": func(r *segment.Record) { r.SyncedThrough = pos },
 		"first of stream":           func(r *segment.Record) { r.Prev, r.Skip, r.Version = segment.NoPosition, segment.NoPosition, 0 },
 		"no skip":                   func(r *segment.Record) { r.Skip = segment.NoPosition; r.SkipVersion = 1 << 60 },
-		"all flags":                 func(r *segment.Record) { r.Flags = 0xf },
-		"max version":               func(r *segment.Record) { r.Version = math.MaxInt64 },
+		"system record flags": func(r *segment.Record) {
+			r.Flags = segment.FlagContinues | segment.FlagMetadata | segment.FlagTombstone
+			r.Skip = segment.NoPosition
+		},
+		"max version": func(r *segment.Record) { r.Version = math.MaxInt64 },
 	}
 	for name, mod := range ok {
 		r := base()
@@ -301,7 +304,14 @@ func TestDecodeFieldChecks(t *testing.T) {
 		}
 	}
 	bad := map[string]func(r *segment.Record){
-		"unknown flag 0x10":       func(r *segment.Record) { r.Flags = 0x10 },
+		"unknown flag 0x10":     func(r *segment.Record) { r.Flags = 0x10 },
+		"delete on an event":    func(r *segment.Record) { r.Flags = segment.FlagDeleted; r.Skip = segment.NoPosition },
+		"tombstone on an event": func(r *segment.Record) { r.Flags = segment.FlagTombstone; r.Skip = segment.NoPosition },
+		"delete and tombstone": func(r *segment.Record) {
+			r.Flags = segment.FlagMetadata | segment.FlagDeleted | segment.FlagTombstone
+			r.Skip = segment.NoPosition
+		},
+		"system record with skip": func(r *segment.Record) { r.Flags = segment.FlagMetadata },
 		"unknown flag 0x8000":     func(r *segment.Record) { r.Flags = 0x8001 },
 		"negative version":        func(r *segment.Record) { r.Version = -1 },
 		"min version":             func(r *segment.Record) { r.Version = math.MinInt64 },
