@@ -106,6 +106,9 @@ func (m *model) check(s *engine.Store) ([]logEntry, tally) {
 	for _, st := range m.streams {
 		t.acked += m.checkStream(s, st, byStream[st.name], &t)
 	}
+	for _, st := range m.deleted {
+		t.acked += m.checkDeleted(s, st, byStream[st.name], &t)
+	}
 	m.checkPrefix(seen)
 	return entries(log), t
 }
@@ -189,6 +192,74 @@ func readStream(s *engine.Store, name string, dir engine.Direction) ([]logEntry,
 			return out, err
 		}
 		out = append(out, logEntry{e.ID, e.Stream, e.Version, e.Position})
+	}
+	return out, nil
+}
+
+// checkDeleted checks a stream of appends and deletes (recovered events
+// got, in log order): what it reads as — its events, its version — must be
+// what some prefix of its operations leaves that holds every operation
+// promised to survive. Log order is issue order for one stream, and a crash
+// cuts a suffix of the log. It returns the acknowledged events it checked.
+func (m *model) checkDeleted(s *engine.Store, st *stream, got []engine.RecordedEvent, t *tally) int {
+	need := 0
+	for i, b := range st.batches {
+		if m.mustSurvive(b) {
+			need = i + 1
+			t.promised += len(b.events)
+		}
+	}
+	ids := func(events []engine.RecordedEvent) [][16]byte {
+		var out [][16]byte
+		for _, e := range events {
+			out = append(out, e.ID)
+		}
+		return out
+	}
+	fwd, err := collectStream(s, st.name)
+	if err != nil || !slices.Equal(ids(fwd), ids(got)) {
+		m.violate("stream %s: ReadStream (%d events, %v) differs from ReadAll (%d events)", st.name, len(fwd), err, len(got))
+	}
+	v, err := s.StreamVersion(st.name)
+	if err != nil {
+		m.violate("stream %s: StreamVersion: %v", st.name, err)
+		return 0
+	}
+	for n := need; n <= len(st.batches); n++ {
+		var visible [][16]byte
+		last, deleted := int64(-1), false
+		for _, b := range st.batches[:n] {
+			if b.deletes {
+				visible, deleted = visible[:0], true
+				continue
+			}
+			for _, e := range b.events {
+				visible = append(visible, e.ID)
+				last++
+			}
+			deleted = false
+		}
+		want := last
+		if deleted {
+			want = engine.NoStream
+		}
+		if v == want && slices.Equal(ids(got), visible) {
+			return len(visible)
+		}
+	}
+	t.lost++
+	m.violate("stream %s: reads as %d events at version %d, which no prefix of its %d operations holding the %d promised ones leaves",
+		st.name, len(got), v, len(st.batches), need)
+	return 0
+}
+
+func collectStream(s *engine.Store, name string) ([]engine.RecordedEvent, error) {
+	var out []engine.RecordedEvent
+	for e, err := range s.ReadStream(name, 0, engine.Forward) {
+		if err != nil {
+			return out, err
+		}
+		out = append(out, e)
 	}
 	return out, nil
 }

@@ -32,6 +32,10 @@ func probeFailed(s *engine.Store, m *model) {
 	want("ReadStream", firstErr(s.ReadStream(st.name, 0, engine.Forward)))
 	_, err = s.StreamVersion(st.name)
 	want("StreamVersion", err)
+	want("DeleteStream", s.DeleteStream(bg, st.name, engine.Any))
+	want("SetStreamMetadata", s.SetStreamMetadata(bg, st.name, engine.StreamMetadata{}))
+	_, err = s.StreamMetadata(st.name)
+	want("StreamMetadata", err)
 }
 
 // firstErr is the error of a read's first step: nil when it yields an

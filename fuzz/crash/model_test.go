@@ -3,6 +3,7 @@ package crash
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -24,6 +25,8 @@ type batch struct {
 	status status
 	res    engine.AppendResult // when acked
 	seq    int64               // when acked: the how-manieth acknowledgement of the state
+	// deletes: a DeleteStream, not an append (events is empty).
+	deletes bool
 }
 
 // stream is one stream of the model. Each is written by one worker only,
@@ -39,6 +42,9 @@ type stream struct {
 type model struct {
 	seed    uint64
 	streams []*stream
+	// deleted are the workers' streams for appends and deletes (see
+	// worker.deleteOrAppend), checked by checkDeleted.
+	deleted []*stream
 	// failed is set once the store reported a write-path failure: no
 	// Append started after that may be acknowledged.
 	failed atomic.Bool
@@ -117,7 +123,7 @@ type issued struct {
 // index maps every acked or maybe event's ID to its place.
 func (m *model) index() map[[16]byte]issued {
 	ids := make(map[[16]byte]issued)
-	for _, s := range m.streams {
+	for _, s := range slices.Concat(m.streams, m.deleted) {
 		for _, b := range s.batches {
 			for i := range b.events {
 				ids[b.events[i].ID] = issued{s: s, b: b, idx: i, ev: &b.events[i]}

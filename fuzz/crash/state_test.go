@@ -137,6 +137,7 @@ func (st state) workload() (*model, *simfs.FS, *engine.Store) {
 		for k := range st.w.streams {
 			m.streams = append(m.streams, &stream{name: streamName(w, k), version: -1})
 		}
+		m.deleted = append(m.deleted, &stream{name: fmt.Sprintf("w%d-deletes", w), version: -1})
 	}
 	s, err := engine.Open("crash", st.options(fs))
 	if err != nil {
@@ -149,7 +150,7 @@ func (st state) workload() (*model, *simfs.FS, *engine.Store) {
 		var wg sync.WaitGroup
 		for w := range st.w.workers {
 			wk := &worker{id: w, rng: rand.New(rand.NewPCG(st.seed, uint64(w*10+phase))), m: m, s: s, w: st.w,
-				streams: m.streams[w*st.w.streams : (w+1)*st.w.streams], n: phase * 100000, off: fs.Frozen}
+				streams: m.streams[w*st.w.streams : (w+1)*st.w.streams], del: m.deleted[w], n: phase * 100000, off: fs.Frozen}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -215,6 +216,22 @@ func (st state) recoverAndCheck(after *simfs.FS, r *rand.Rand, m *model) tally {
 // continueAfter appends to every stream of the recovered store with its
 // recovered version as expected version and reads the event back.
 func (st state) continueAfter(s *engine.Store, m *model) {
+	for _, sm := range m.deleted {
+		// NoStream when deleted: the versions go on after the old ones.
+		v, err := s.StreamVersion(sm.name)
+		if err != nil {
+			m.violate("stream %s: version after recovery: %v", sm.name, err)
+			return
+		}
+		res, err := s.Append(bg, sm.name, v, engine.Event{Type: "after"})
+		if err != nil || (v >= 0 && res.FirstVersion != v+1) {
+			m.violate("stream %s: append after recovery (expected %d): %+v, %v", sm.name, v, res, err)
+			return
+		}
+		if v2, err := s.StreamVersion(sm.name); err != nil || v2 != res.FirstVersion {
+			m.violate("stream %s: version after appending at %d: %d, %v", sm.name, res.FirstVersion, v2, err)
+		}
+	}
 	for _, sm := range m.streams {
 		v, err := s.StreamVersion(sm.name)
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"time"
 
 	"github.com/spooldb/spool/engine"
 	"github.com/spooldb/spool/segment"
@@ -35,6 +36,7 @@ type worker struct {
 	m       *model
 	s       *engine.Store
 	streams []*stream
+	del     *stream // the worker's stream for appends and deletes
 	w       workload
 	n       int // events made so far
 	// off reports that the power is cut: nothing runs after that. (In
@@ -60,10 +62,14 @@ func (wk *worker) step() bool {
 		return wk.appendTo(st)
 	case x < 77:
 		return wk.retry(st)
-	case x < 90:
+	case x < 88:
 		return wk.readStream(st)
-	case x < 95:
+	case x < 93:
 		return wk.readAll()
+	case x < 96:
+		return wk.deleteOrAppend()
+	case x < 97:
+		return wk.setMetadata(st)
 	default:
 		return wk.sync()
 	}
@@ -123,6 +129,48 @@ func (wk *worker) appendTo(st *stream) bool {
 	b.status = maybe
 	st.batches = append(st.batches, b)
 	return wk.failed("Append", err)
+}
+
+// deleteOrAppend appends an event to the worker's delete stream or
+// deletes it (soft): after recovery the stream must read as after some
+// prefix of these operations that holds every promised one.
+func (wk *worker) deleteOrAppend() bool {
+	st := wk.del
+	if wk.rng.IntN(2) == 0 {
+		b := &batch{events: wk.events(st.name)[:1]}
+		wasFailed := wk.m.failed.Load()
+		res, err := wk.s.Append(bg, st.name, engine.Any, b.events...)
+		if err != nil {
+			b.status = maybe
+			st.batches = append(st.batches, b)
+			return wk.failed("Append", err)
+		}
+		if wasFailed {
+			wk.m.violate("stream %s: append acknowledged after the store failed", st.name)
+		}
+		wk.m.ack(b, res)
+		st.batches = append(st.batches, b)
+		return true
+	}
+	b := &batch{deletes: true}
+	if err := wk.s.DeleteStream(bg, st.name, engine.Any); err != nil {
+		b.status = maybe
+		st.batches = append(st.batches, b)
+		return wk.failed("DeleteStream", err)
+	}
+	wk.m.ack(b, engine.AppendResult{})
+	st.batches = append(st.batches, b)
+	return true
+}
+
+// setMetadata gives a stream retention that hides nothing: a system
+// record in its chain that recovery must get past.
+func (wk *worker) setMetadata(st *stream) bool {
+	md := engine.StreamMetadata{MaxAge: 24 * time.Hour, MaxCount: 1 << 40}
+	if err := wk.s.SetStreamMetadata(bg, st.name, md); err != nil {
+		return wk.failed("SetStreamMetadata", err)
+	}
+	return true
 }
 
 // retry appends the stream's last acknowledged batch again, with its
