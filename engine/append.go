@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"fmt"
-	"time"
 	"unsafe"
 
 	"github.com/spooldb/spool/hashindex"
@@ -96,7 +95,7 @@ func (s *Store) Append(ctx context.Context, stream string, expected int64, event
 		return AppendResult{}, err
 	}
 	fp := hashindex.FingerprintString(stream)
-	now := time.Now().UnixNano()
+	now := stampClock()
 	var res AppendResult
 	err = s.write(func() (uint64, error) {
 		var (
@@ -187,6 +186,7 @@ func (s *Store) appendLocked(stream string, fp hashindex.Fingerprint, expected i
 	if err != nil {
 		return AppendResult{}, 0, err
 	}
+	now = s.stampLocked(now)
 	if ok, err := s.expectLocked(stream, &head, expected); !ok {
 		if err == nil && expected != Any && expected != StreamExists {
 			// Perhaps a retry of an append that succeeded.
@@ -261,6 +261,14 @@ func (s *Store) appendLocked(stream string, fp hashindex.Fingerprint, expected i
 		return AppendResult{}, 0, err
 	}
 	return res, wait, nil
+}
+
+// stampLocked returns the timestamp for records written now: the clock,
+// but never less than the last stamp given.
+func (s *Store) stampLocked(now int64) int64 {
+	now = max(now, s.lastStamp)
+	s.lastStamp = now
+	return now
 }
 
 // expectLocked checks expected against the stream's head: false with a

@@ -49,12 +49,17 @@ func (m *model) shows(e RecordedEvent) bool {
 	if m.tomb[e.Stream] {
 		return false
 	}
-	md, last := m.meta[e.Stream], m.version(e.Stream)
+	return e.Version >= m.cutoff(e.Stream)
+}
+
+// cutoff is the lowest version of stream readers see.
+func (m *model) cutoff(stream string) int64 {
+	md, last := m.meta[stream], m.version(stream)
 	cut := md.TruncateBefore
 	if md.MaxCount > 0 {
 		cut = max(cut, last+1-md.MaxCount)
 	}
-	return e.Version >= cut
+	return cut
 }
 
 // visible returns the events of stream readers see, oldest first.
@@ -291,12 +296,19 @@ func modelStreamOp(rng *rand.Rand, s *Store, m *model, nStreams int, fail func(s
 		}
 		ok = true // no expected version
 		err = s.SetStreamMetadata(bg, stream, md)
+		if cur >= 0 {
+			// What the old retention hid stays hidden.
+			md.TruncateBefore = max(md.TruncateBefore, m.cutoff(stream))
+		}
 	case op < 9:
 		md = m.meta[stream]
 		md.TruncateBefore = max(md.TruncateBefore, cur+1)
 		err = s.DeleteStream(bg, stream, expected)
 	default:
 		md = m.meta[stream]
+		if cur >= 0 {
+			md.TruncateBefore = max(md.TruncateBefore, m.cutoff(stream))
+		}
 		err = s.TombstoneStream(bg, stream, expected)
 	}
 	switch {

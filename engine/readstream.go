@@ -44,7 +44,7 @@ func (s *Store) ReadStream(stream string, from int64, dir Direction) iter.Seq2[R
 		sr := getStreamReader(s, stream)
 		defer sr.release()
 		top, found, err := sr.start()
-		if err != nil || !found {
+		if err != nil || !found || top.Version < sr.lo {
 			if err != nil {
 				yield(RecordedEvent{}, err)
 			}
@@ -106,10 +106,9 @@ func (sr *streamReader) release() {
 	streamReaders.Put(sr)
 }
 
-// start finds the stream's newest event in the read's snapshot, and the
-// lowest version its retention lets the read return. A stream without
-// events, or whose events retention hides all (DeleteStream), is not
-// found; a tombstoned one is ErrStreamDeleted.
+// start finds the stream's newest event in the read's snapshot (found
+// false when it has none), and the lowest version its retention lets the
+// read return (sr.lo). A tombstoned stream is ErrStreamDeleted.
 func (sr *streamReader) start() (top segment.Record, found bool, err error) {
 	s := sr.s
 	s.lifeMu.RLock()
@@ -146,14 +145,23 @@ func (sr *streamReader) start() (top segment.Record, found bool, err error) {
 				return err
 			}
 		}
+		found = true
 		if sr.hasMeta {
-			sr.lo = sr.meta.cutoff(top.Version)
-			sr.now = time.Now().UnixNano()
+			sr.now = stampClock()
+			// top's segment stays held while the search seeks.
+			sr.view.pin = sr.view.last
+			defer func() { sr.view.pin = nil }()
+			sr.lo, err = ageCutoff(&sr.view, sr.stream, &top, sr.meta.cutoff(top.Version), &sr.meta, sr.now)
 		}
-		found = top.Version >= sr.lo
-		return nil
+		return err
 	})
 	return top, found, err
+}
+
+// visible reports whether the stream, whose newest event in the read's
+// snapshot is top, reads as existing: not deleted, or appended to since.
+func (sr *streamReader) visible(top *segment.Record) bool {
+	return !sr.hasMeta || top.Version >= sr.meta.md.TruncateBefore
 }
 
 // hidden reports whether retention hides r, which is not below lo, by age.
@@ -328,7 +336,7 @@ func (s *Store) StreamVersion(stream string) (int64, error) {
 	sr := getStreamReader(s, stream)
 	defer sr.release()
 	top, found, err := sr.start()
-	if err != nil || !found {
+	if err != nil || !found || !sr.visible(&top) {
 		return NoStream, err
 	}
 	return top.Version, nil

@@ -10,6 +10,10 @@ import (
 	"github.com/spooldb/spool/segment"
 )
 
+// stampClock is the clock of record timestamps and of MaxAge, in unix
+// nanoseconds; a variable so that tests can move time.
+var stampClock = func() int64 { return time.Now().UnixNano() }
+
 // streamMeta is what readers need of a stream that has system records:
 // its retention, whether it is tombstoned, and its newest event version
 // (for MaxCount). Streams without system records (almost all) have none
@@ -43,6 +47,35 @@ func (m *streamMeta) expired(ts, now int64) bool {
 // now, given the stream's newest version last.
 func (m *streamMeta) shows(v, ts, now, last int64) bool {
 	return !m.tombstoned && v >= m.cutoff(last) && !m.expired(ts, now)
+}
+
+// ageCutoff returns the lowest version >= lo of the stream whose newest
+// event is top that MaxAge does not hide at now (top.Version+1 when it
+// hides them all). The writer's stamps never go back, so MaxAge hides a
+// prefix of the stream, found by binary search: O(log n) seeks of O(log n)
+// records each. top's fields must stay valid meanwhile.
+func ageCutoff(src recordSource, stream string, top *segment.Record, lo int64, m *streamMeta, now int64) (int64, error) {
+	if m.md.MaxAge <= 0 || lo > top.Version {
+		return lo, nil
+	}
+	if m.expired(top.Timestamp, now) {
+		return top.Version + 1, nil
+	}
+	hi := top.Version // not expired
+	var r segment.Record
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		r = *top
+		if err := seekVersion(src, stream, &r, mid); err != nil {
+			return 0, err
+		}
+		if m.expired(r.Timestamp, now) {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	return lo, nil
 }
 
 // metaTable holds the committed streamMeta of every stream that has one.
@@ -111,7 +144,7 @@ func (v *metaView) lock() {
 	if v.t.n.Load() > 0 {
 		v.t.mu.RLock()
 		v.locked = true
-		v.now = time.Now().UnixNano()
+		v.now = stampClock()
 	}
 }
 

@@ -72,6 +72,9 @@ type Store struct {
 	spareAsked bool
 	scan       segment.Record // scratch for decoding on the write path
 	reserved   pendingWrite   // the append in progress (reserveLocked)
+	// lastStamp is the newest record timestamp: stamps never go back, so
+	// that MaxAge hides a prefix of every stream (see ageCutoff).
+	lastStamp int64
 
 	// syncMu serialises msync calls and guards synced and writing.
 	syncMu sync.Mutex

@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"fmt"
-	"time"
 	"unsafe"
 
 	"github.com/spooldb/spool/hashindex"
@@ -37,9 +36,11 @@ func (s *Store) TombstoneStream(ctx context.Context, stream string, expected int
 }
 
 // SetStreamMetadata replaces stream's retention with md: what md hides is
-// gone for readers as soon as it returns. The whole metadata is replaced,
-// TruncateBefore included, which DeleteStream sets: read it with
-// StreamMetadata first to change one field. Durable like an append.
+// gone for readers as soon as it returns. Hiding is for good: what the old
+// retention hid stays hidden, the stream's TruncateBefore raised past it
+// (compaction may have removed it), so StreamMetadata may return a higher
+// TruncateBefore than md's. The other fields are replaced as given: read
+// them with StreamMetadata first to change one. Durable like an append.
 func (s *Store) SetStreamMetadata(ctx context.Context, stream string, md StreamMetadata) error {
 	if err := md.Validate(); err != nil {
 		return err
@@ -90,11 +91,26 @@ func (s *Store) writeSystem(ctx context.Context, stream string, expected int64, 
 		return fmt.Errorf("%w: %d", ErrInvalidExpectedVersion, expected)
 	}
 	fp := hashindex.FingerprintString(stream)
-	now := time.Now().UnixNano()
+	now := stampClock()
 
 	return s.write(func() (uint64, error) {
 		return s.systemLocked(stream, fp, expected, flag, md, now)
 	})
+}
+
+// cutoffLocked is the lowest version of the stream at head that its
+// current retention lets readers see at time now.
+func (s *Store) cutoffLocked(stream string, head *streamHead, now int64) (int64, error) {
+	lo := head.meta.cutoff(head.version)
+	if head.meta.md.MaxAge <= 0 || lo > head.version {
+		return lo, nil
+	}
+	src := writerSource{s}
+	var top segment.Record
+	if err := readStreamRecord(src, head.tail, stream, head.version, &top); err != nil {
+		return 0, err
+	}
+	return ageCutoff(src, stream, &top, lo, &head.meta, now)
 }
 
 // systemLocked checks the expected version and writes the system record.
@@ -109,7 +125,17 @@ func (s *Store) systemLocked(stream string, fp hashindex.Fingerprint, expected i
 		}
 		return 0, err
 	}
+	now = s.stampLocked(now)
 	md := mdFor(&head)
+	if head.hasMeta && head.version >= 0 {
+		// What the old retention hides stays hidden: compaction may have
+		// removed it already. The new TruncateBefore records it.
+		cut, err := s.cutoffLocked(stream, &head, now)
+		if err != nil {
+			return 0, err
+		}
+		md.TruncateBefore = max(md.TruncateBefore, cut)
+	}
 	typ := typeMetadata
 	switch flag {
 	case segment.FlagDeleted:

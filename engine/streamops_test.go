@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -244,10 +245,20 @@ func TestStreamMetadataRetention(t *testing.T) {
 	time.Sleep(time.Millisecond)
 	wantVersions(t, "MaxAge", collect(t, s.ReadStream("r", 0, Forward)))
 	wantVersions(t, "MaxAge log", streamEvents(t, s, "r"))
+	// Loosening retention does not bring hidden events back: the new
+	// TruncateBefore records what was hidden.
 	if err := s.SetStreamMetadata(bg, "r", StreamMetadata{MaxAge: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
-	wantVersions(t, "MaxAge 1h", collect(t, s.ReadStream("r", 0, Forward)), 0, 1, 2, 3, 4, 5, 6)
+	wantVersions(t, "MaxAge 1h", collect(t, s.ReadStream("r", 0, Forward)))
+	if md, err := s.StreamMetadata("r"); err != nil || md != (StreamMetadata{MaxAge: time.Hour, TruncateBefore: 7}) {
+		t.Fatalf("metadata after loosening: %v, %v", md, err)
+	}
+	if v := versionT(t, s, "r"); v != NoStream {
+		t.Fatalf("version with every event hidden by TruncateBefore: %d", v)
+	}
+	appendT(t, s, "r", NoStream, ev("7"))
+	wantVersions(t, "after loosening", collect(t, s.ReadStream("r", 0, Forward)), 7)
 
 	wantErrIs(t, s.SetStreamMetadata(bg, "r", StreamMetadata{MaxCount: -1}), ErrInvalidMetadata)
 	wantErrIs(t, s.SetStreamMetadata(bg, "", StreamMetadata{}), ErrInvalidStreamID)
@@ -313,4 +324,61 @@ func TestIndexStateOfSystemRecords(t *testing.T) {
 		}
 	})
 	closeT(t, s)
+}
+
+// TestMaxAgeHidesAPrefix moves the store's clock: events stamped before
+// the MaxAge horizon are hidden, found by binary search over the stream
+// (stamps never go back, so they are a prefix), in every kind of read.
+func TestMaxAgeHidesAPrefix(t *testing.T) {
+	var clock int64 = 1_000_000
+	restore := stampClock
+	stampClock = func() int64 { return clock }
+	defer func() { stampClock = restore }()
+
+	s := openT(t, t.TempDir(), nil)
+	defer func() { _ = s.Close() }()
+	for i := range 40 {
+		appendT(t, s, "aged", int64(i)-1, ev("e"))
+		clock += 10
+	}
+	// Stamps never go back, even when the clock does.
+	clock -= 1000
+	res := appendT(t, s, "aged", 39, ev("late"))
+	clock += 1000
+	if e := collect(t, s.ReadStream("aged", End, Backward))[0]; e.Version != res.FirstVersion || e.Time.UnixNano() != 1_000_000+390 {
+		t.Fatalf("event appended after the clock went back: version %d stamped %d", e.Version, e.Time.UnixNano())
+	}
+	// Now = 1_000_400; events 0..39 are stamped 1_000_000 + 10 v, event 40
+	// 1_000_390. MaxAge 275 hides stamps <= 1_000_125: versions 0..12.
+	if err := s.SetStreamMetadata(bg, "aged", StreamMetadata{MaxAge: 275}); err != nil {
+		t.Fatal(err)
+	}
+	want := func(lo int64) []int64 {
+		var v []int64
+		for i := lo; i <= 40; i++ {
+			v = append(v, i)
+		}
+		return v
+	}
+	wantVersions(t, "forward", collect(t, s.ReadStream("aged", 0, Forward)), want(13)...)
+	wantVersions(t, "forward from 20", collect(t, s.ReadStream("aged", 20, Forward)), want(20)...)
+	back := collect(t, s.ReadStream("aged", End, Backward))
+	slices.Reverse(back)
+	wantVersions(t, "backward", back, want(13)...)
+	wantVersions(t, "backward from 12", collect(t, s.ReadStream("aged", 12, Backward)))
+	wantVersions(t, "log", streamEvents(t, s, "aged"), want(13)...)
+	if v := versionT(t, s, "aged"); v != 40 {
+		t.Fatalf("version %d", v)
+	}
+	// Time passes: more is hidden.
+	clock += 100
+	wantVersions(t, "later", collect(t, s.ReadStream("aged", 0, Forward)), want(23)...)
+	// Dropping MaxAge keeps hidden what it hid.
+	if err := s.SetStreamMetadata(bg, "aged", StreamMetadata{}); err != nil {
+		t.Fatal(err)
+	}
+	if md, _ := s.StreamMetadata("aged"); md.TruncateBefore != 23 {
+		t.Fatalf("TruncateBefore after dropping MaxAge: %v", md)
+	}
+	wantVersions(t, "no MaxAge", collect(t, s.ReadStream("aged", 0, Forward)), want(23)...)
 }
