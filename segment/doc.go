@@ -1,6 +1,7 @@
 // Package segment defines Spool's log format: the segment file header, the
-// record layout, encoding and checksum verification, and the forward scan
-// that finds where valid data in a segment ends and why.
+// record layout, encoding and checksum verification, the forward scan
+// that finds where valid data in a segment ends and why, and compacted
+// segments with their position map.
 //
 // # Log positions
 //
@@ -10,7 +11,10 @@
 // offset o of a segment is at position Base + o - HeaderSize. When a batch
 // does not fit in the rest of a segment, the rest stays zero and the next
 // segment's Base is the position where the previous one's data ended, so
-// positions have no gaps.
+// positions have no gaps. A compacted segment covers the range of the
+// segments it replaced, [Base, End), but holds only the records that
+// survived, found by position through its map (see below); the positions
+// between them are gone for good.
 //
 // # Segment file
 //
@@ -22,7 +26,43 @@
 //	header (little-endian):
 //	 0  magic "SPOOLSEG"         8  format version u32   12 flags u32
 //	 16 base position u64        24 file size u64        32 created (unix ns) i64
-//	 40 reserved, zero (80 bytes)                        120 xxhash64 of [0,120)
+//	 40 end position u64    } compacted segments only (FlagCompacted);
+//	 48 map offset u64      } zero in an ordinary segment
+//	 56 map count u64       }
+//	 64 map xxhash64 u64    }
+//	 72 reserved, zero (48 bytes)                        120 xxhash64 of [0,120)
+//
+// # Compacted segment file
+//
+// Compaction rewrites a run of sealed segments, covering the positions
+// [Base, End), into one file that keeps only the live records. Records
+// keep their positions (back-pointers, index entries and checkpoints refer
+// to them), so they can no longer sit at HeaderSize + pos - Base: they are
+// copied verbatim, still carrying their own positions and checksums,
+// packed in position order, and a position map finds them.
+//
+//	 0        128                          MapOffset-104  MapOffset     file size
+//	 +--------+--------+--------+-----+--------+----------+-------------+
+//	 | header | record | record | ... | record | zero hdr | map entries |
+//	 +--------+--------+--------+-----+--------+----------+-------------+
+//	          ^ packed, each padded to 8 bytes   ^ a forward reader sees "end"
+//
+//	header: flags = FlagCompacted (bit 0); Base and End bound the range
+//	(End > Base: a compaction replaces at least one byte of the log); map
+//	count = records in the file; map offset 8-aligned, and
+//	map offset + 16 * map count = file size exactly (no slack).
+//	map entry i (16 bytes): position u64 | file offset u64
+//	  positions strictly increasing inside [Base, End); offsets strictly
+//	  increasing from 128, each record filling [offset i, offset i+1)
+//	  (the last one up to the zero header); a record spans as many
+//	  positions as bytes, so position i+1 >= position i + its length.
+//
+// A position inside [Base, End) that the map does not list was dropped by
+// compaction (or is not a record start). The map's checksum is checked
+// when it is loaded (LoadPositionMap), each record's own checksum when it
+// is read. FlagContinues means nothing in a compacted file: compaction may
+// drop the last record of a batch, all of whose records were acknowledged
+// before it ran.
 //
 // # Record
 //

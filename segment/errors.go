@@ -13,6 +13,19 @@ var (
 	// ErrTooLarge is returned by Encode when a record would not fit in the
 	// buffer, or a field exceeds its on-disk width.
 	ErrTooLarge = errors.New("segment: record too large")
+
+	// ErrNotCompacted is returned by LoadPositionMap when given the header
+	// of an ordinary segment, which has no position map.
+	ErrNotCompacted = errors.New("segment: not a compacted segment")
+
+	// ErrCompactWrite is returned (wrapped, with the details) by
+	// NewCompactWriter, CompactWriter.Add and CompactWriter.Finish when
+	// the file they were asked to lay out would break the compacted
+	// format: a buffer of the wrong size for its records, a record out of
+	// position order or outside the range, more or fewer records or bytes
+	// than the buffer was sized for. A record whose bytes do not verify is
+	// reported as the *CorruptionError Decode returns instead.
+	ErrCompactWrite = errors.New("segment: invalid compacted segment layout")
 )
 
 // CorruptionError locates damaged bytes: the segment file, the byte offset

@@ -79,7 +79,7 @@ func TestReadHeaderRejects(t *testing.T) {
 		"zero magic":           {func(b []byte) { clear(b[:8]); resealHeader(b) }, 0, size},
 		"version 0":            {func(b []byte) { le.PutUint32(b[8:], 0); resealHeader(b) }, 8, size},
 		"version 2":            {func(b []byte) { le.PutUint32(b[8:], 2); resealHeader(b) }, 8, size},
-		"flags":                {func(b []byte) { le.PutUint32(b[12:], 1); resealHeader(b) }, 12, size},
+		"unknown flag":         {func(b []byte) { le.PutUint32(b[12:], 2); resealHeader(b) }, 12, size},
 		"base past max":        {func(b []byte) { le.PutUint64(b[16:], segment.MaxPosition+1); resealHeader(b) }, 16, size},
 		"file larger":          {func(b []byte) {}, 24, size + 1},
 		"file smaller":         {func(b []byte) {}, 24, size - 4096},
