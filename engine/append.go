@@ -454,7 +454,7 @@ func (s *Store) retriedLocked(stream string, head streamHead, expected int64, ev
 		return AppendResult{}, 0, false, err
 	}
 	if err := seekVersion(src, stream, r, last); err != nil {
-		return AppendResult{}, 0, false, err
+		return AppendResult{}, 0, false, notRemoved(err)
 	}
 	end := r.End()
 	for i := len(events) - 1; ; i-- {
@@ -465,10 +465,19 @@ func (s *Store) retriedLocked(stream string, head streamHead, expected int64, ev
 			break
 		}
 		if err := readStreamRecord(src, r.Prev, stream, r.Version-1, r); err != nil {
-			return AppendResult{}, 0, false, err
+			return AppendResult{}, 0, false, notRemoved(err)
 		}
 	}
 	return AppendResult{FirstVersion: first, LastVersion: last, Position: r.Position}, end, true, nil
+}
+
+// notRemoved is err, or nil when compaction removed the record looked for:
+// events retention hid cannot make an append a retry.
+func notRemoved(err error) error {
+	if _, removed := removedVersion(err); removed {
+		return nil
+	}
+	return err
 }
 
 // rollLocked seals the active segment and continues in a new one that
@@ -487,6 +496,7 @@ func (s *Store) rollLocked() error {
 	if err != nil {
 		return &fatalError{err}
 	}
+	s.active.seg.end.Store(s.written) // sealed: its records end here
 	list := append(segmentList(nil), *s.segs.Load()...)
 	list = append(list, f)
 	s.segs.Store(&list)

@@ -73,6 +73,10 @@ var (
 	ErrLocked = mmapfile.ErrLocked
 )
 
+// errRetired is returned by mapper.acquire for a segment compaction
+// replaced; the caller looks the position up in the new segment list.
+var errRetired = errors.New("spool: segment replaced by compaction")
+
 // CorruptionError locates damaged data: the file, the byte offset in it and
 // what was wrong. errors.Is(err, ErrCorrupt) holds for it.
 type CorruptionError = segment.CorruptionError

@@ -57,6 +57,10 @@ func (mp *mapper) acquire(f *segmentFile) (*mappedSegment, error) {
 	if m := f.cur.Load(); m != nil && m.acquire() {
 		return m, nil
 	}
+	if f.retired.Load() {
+		// Its name may name the compacted file that replaced it now.
+		return nil, errRetired
+	}
 	file, err := mp.fs.Open(f.name)
 	if err != nil {
 		return nil, fmt.Errorf("spool: map segment %s: %w", f.name, err)
@@ -67,39 +71,49 @@ func (mp *mapper) acquire(f *segmentFile) (*mappedSegment, error) {
 			_ = file.Close()
 		}
 	}()
-	if err := checkSegmentFile(file, f); err != nil {
+	pmap, err := checkSegmentFile(file, f)
+	if err != nil {
 		return nil, err
 	}
-	m := mp.cacheLocked(f, file)
+	m := mp.cacheLocked(f, file, pmap)
 	cached = true
 	m.refs.Add(1)
 	return m, nil
 }
 
 // checkSegmentFile checks that a file mapped again is still the segment
-// it was: same size, same header.
-func checkSegmentFile(file mmapfile.File, f *segmentFile) error {
+// it was: same size, same header, and returns a compacted segment's
+// position map, checked.
+func checkSegmentFile(file mmapfile.File, f *segmentFile) (segment.PositionMap, error) {
 	if file.Size() != f.size {
-		return &CorruptionError{Segment: f.name, Offset: file.Size(), Reason: fmt.Sprintf(
+		return segment.PositionMap{}, &CorruptionError{Segment: f.name, Offset: file.Size(), Reason: fmt.Sprintf(
 			"segment file is %d bytes, it was %d when the store opened it", file.Size(), f.size)}
 	}
 	h, err := segment.ReadHeader(file.Bytes(), file.Size())
-	if err == nil && h.Base != f.base {
+	switch {
+	case err != nil:
+	case h.Base != f.base:
 		err = &segment.CorruptionError{Offset: 16, Reason: fmt.Sprintf("header base %#x does not match the file name", h.Base)}
+	case h.Compacted() != f.compacted || (f.compacted && h.End != f.end.Load()):
+		err = &segment.CorruptionError{Offset: 12, Reason: "segment file changed since the store opened it (compacted or not)"}
 	}
-	return segment.WithSegment(err, f.name)
+	var pmap segment.PositionMap
+	if err == nil && f.compacted {
+		pmap, err = segment.LoadPositionMap(file.Bytes(), h)
+	}
+	return pmap, segment.WithSegment(err, f.name)
 }
 
 // add makes file, just created or opened and checked, the mapping of f,
 // and returns it. The mapping holds the segment file's reference only.
-func (mp *mapper) add(f *segmentFile, file mmapfile.File) *mappedSegment {
+func (mp *mapper) add(f *segmentFile, file mmapfile.File, pmap segment.PositionMap) *mappedSegment {
 	mp.mu.Lock()
 	defer mp.mu.Unlock()
-	return mp.cacheLocked(f, file)
+	return mp.cacheLocked(f, file, pmap)
 }
 
-func (mp *mapper) cacheLocked(f *segmentFile, file mmapfile.File) *mappedSegment {
-	m := &mappedSegment{file: file, name: f.name, base: f.base, data: file.Bytes(), owner: mp}
+func (mp *mapper) cacheLocked(f *segmentFile, file mmapfile.File, pmap segment.PositionMap) *mappedSegment {
+	m := &mappedSegment{file: file, name: f.name, base: f.base, data: file.Bytes(), owner: mp, seg: f, pmap: pmap}
 	m.refs.Store(1)
 	n := int64(len(m.data))
 	if total := mp.mapped.Add(n); total > mp.peak.Load() {

@@ -66,6 +66,11 @@ type logReader struct {
 	peeked   segment.Record
 	header   EventHeader // scratch for filter.Match
 	meta     metaView    // the retention of streams that have one
+	// In a compacted segment (mapSeg), the position map index of the
+	// record after the one ending at mapPos: saves a search per record.
+	mapSeg  *mappedSegment
+	mapNext int
+	mapPos  uint64
 }
 
 // start checks from and takes the snapshot.
@@ -88,6 +93,10 @@ func (lr *logReader) start(from uint64) error {
 	err := mmapfile.Guard(func() error { return readRecord(&lr.view, from, &r) })
 	switch err.(type) {
 	case nil:
+		return nil
+	case *removedError:
+		// In a compacted segment: a position saved before compaction
+		// removed its record. The read goes on at the next record kept.
 		return nil
 	case *mmapfile.FaultError:
 		return s.fail(err)
@@ -122,10 +131,9 @@ func (lr *logReader) fill() (int, error) {
 		}
 		seg := lr.seg
 		for n < readChunk && lr.pos < lr.snapshot && lr.pos < lr.segEnd {
-			off := seg.offset(lr.pos)
-			if segment.IsEnd(seg.data[off:]) {
-				return &CorruptionError{Segment: seg.name, Offset: off, Reason: fmt.Sprintf(
-					"log ends at position %d, before the committed position %d", lr.pos, lr.snapshot)}
+			off, ok, err := lr.next(seg)
+			if err != nil || !ok {
+				return err // !ok: past the last record of a compacted segment
 			}
 			if lr.filter != nil {
 				// Skip from the key (and header) when the filter can:
@@ -143,6 +151,7 @@ func (lr *logReader) fill() (int, error) {
 				}
 				if skip {
 					lr.pos += uint64(m)
+					lr.mapPos = lr.pos
 					continue
 				}
 			}
@@ -152,6 +161,7 @@ func (lr *logReader) fill() (int, error) {
 				return segment.WithSegment(err, seg.name)
 			}
 			lr.pos += uint64(m)
+			lr.mapPos = lr.pos
 			if visible(r.Flags) && lr.meta.shows(r.Stream, r.Version, r.Timestamp) {
 				n++
 			}
@@ -162,6 +172,33 @@ func (lr *logReader) fill() (int, error) {
 		err = lr.s.fail(err)
 	}
 	return n, err
+}
+
+// next returns the file offset of the record at lr.pos in seg, checking
+// that the log does not end there. In a compacted segment it is the next
+// record kept at or after lr.pos, and lr.pos moves there; false when none
+// is left, lr.pos then at the segment's end.
+func (lr *logReader) next(seg *mappedSegment) (int64, bool, error) {
+	if !seg.seg.compacted {
+		off := seg.offset(lr.pos)
+		if segment.IsEnd(seg.data[off:]) {
+			return 0, false, &CorruptionError{Segment: seg.name, Offset: off, Reason: fmt.Sprintf(
+				"log ends at position %d, before the committed position %d", lr.pos, lr.snapshot)}
+		}
+		return off, true, nil
+	}
+	i := lr.mapNext
+	if lr.mapSeg != seg || lr.mapPos != lr.pos {
+		i = seg.pmap.Search(lr.pos)
+	}
+	if i >= seg.pmap.Len() {
+		lr.pos = lr.segEnd
+		return 0, false, nil
+	}
+	pos, off := seg.pmap.At(i)
+	lr.pos = pos
+	lr.mapSeg, lr.mapNext = seg, i+1 // valid once lr.pos moves past it
+	return off, true, nil
 }
 
 // visible reports whether log reads deliver a record with these flags at

@@ -142,6 +142,9 @@ func (sr *streamReader) start() (top segment.Record, found bool, err error) {
 				return nil
 			}
 			if err := readStreamRecord(&sr.view, top.Prev, sr.stream, top.Version-1, &top); err != nil {
+				if _, removed := removedVersion(err); removed {
+					return nil // retention hides the snapshot's newest event now
+				}
 				return err
 			}
 		}
@@ -184,10 +187,15 @@ func (sr *streamReader) backward(r segment.Record, from int64, yield func(Record
 	}
 	if from != End && from < r.Version {
 		if err := sr.seek(&r, from, nil); err != nil {
-			yield(RecordedEvent{}, err)
+			if _, removed := removedVersion(err); !removed {
+				yield(RecordedEvent{}, err)
+			}
 			return
 		}
 	}
+	// ended: the next record back was removed by compaction: retention
+	// hides it and everything before it.
+	ended := false
 	for {
 		n := 0
 		err := sr.guard(func() error {
@@ -198,6 +206,10 @@ func (sr *streamReader) backward(r segment.Record, from int64, yield func(Record
 					return nil
 				}
 				if err := readStreamRecord(&sr.view, r.Prev, sr.stream, r.Version-1, &r); err != nil {
+					if _, removed := removedVersion(err); removed {
+						ended = true
+						return nil
+					}
 					return err
 				}
 				if len(sr.view.held) > sr.maxHeld {
@@ -215,7 +227,7 @@ func (sr *streamReader) backward(r segment.Record, from int64, yield func(Record
 			yield(RecordedEvent{}, err)
 			return
 		}
-		if sr.buf[n-1].Version <= sr.lo {
+		if ended || sr.buf[n-1].Version <= sr.lo {
 			return
 		}
 		// The chunk's events are gone: keep only the segment of r, the
@@ -253,6 +265,13 @@ func (sr *streamReader) forward(top segment.Record, from int64, yield func(Recor
 				}
 			}
 		})
+		if v, removed := removedVersion(err); removed {
+			// Compaction removed version v meanwhile: retention hides it
+			// and everything before it now. Go on after it.
+			sr.view.releaseExcept(topSeg)
+			lo = max(lo, v+1)
+			continue
+		}
 		if err != nil {
 			yield(RecordedEvent{}, err)
 			return

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/spooldb/spool/hashindex"
@@ -22,8 +23,36 @@ type recordLoc struct {
 	name string
 }
 
-func segmentLoc(m *mappedSegment, pos uint64) recordLoc {
-	return recordLoc{data: m.data, off: m.offset(pos), name: m.name}
+func segmentLoc(m *mappedSegment, pos uint64) (recordLoc, error) {
+	off, ok := m.find(pos)
+	if !ok {
+		return recordLoc{}, &removedError{pos: pos, segment: m.name}
+	}
+	return recordLoc{data: m.data, off: off, name: m.name}, nil
+}
+
+// removedError says that no record starts at a position of a compacted
+// segment's range: compaction removed it (retention hid it), or the
+// position never was a record's. Readers that follow pointers take it to
+// mean that the stream's retained part ends there.
+type removedError struct {
+	pos     uint64
+	segment string
+	version int64 // the stream version looked for there, -1 if none
+}
+
+func (e *removedError) Error() string {
+	return fmt.Sprintf("spool: no record at log position %d of compacted segment %s (removed by compaction)", e.pos, e.segment)
+}
+
+// removedVersion reports whether err is a removedError, and the stream
+// version that was looked for (-1 if none).
+func removedVersion(err error) (int64, bool) {
+	var re *removedError
+	if !errors.As(err, &re) {
+		return 0, false
+	}
+	return re.version, true
 }
 
 func (v *readView) segmentAt(pos uint64) (*mappedSegment, error) {
@@ -44,7 +73,7 @@ func (v *readView) locate(pos uint64) (recordLoc, error) {
 	if err != nil {
 		return recordLoc{}, err
 	}
-	return segmentLoc(m, pos), nil
+	return segmentLoc(m, pos)
 }
 
 func noSegmentError(pos uint64) error {
@@ -68,6 +97,9 @@ func readStreamRecord(src recordSource, pos uint64, stream string, version int64
 		return &CorruptionError{Segment: "(chain)", Offset: -1, Reason: fmt.Sprintf("stream %q: chain ends before version %d", stream, version)}
 	}
 	if err := readRecord(src, pos, r); err != nil {
+		if re, ok := err.(*removedError); ok {
+			re.version = version
+		}
 		return err
 	}
 	if r.Version != version || string(r.Stream) != stream {

@@ -66,7 +66,12 @@ func ageCutoff(src recordSource, stream string, top *segment.Record, lo int64, m
 	for lo < hi {
 		mid := lo + (hi-lo)/2
 		r = *top
-		if err := seekVersion(src, stream, &r, mid); err != nil {
+		err := seekVersion(src, stream, &r, mid)
+		if _, removed := removedVersion(err); removed {
+			lo = mid + 1 // compaction removed it: it had expired
+			continue
+		}
+		if err != nil {
 			return 0, err
 		}
 		if m.expired(r.Timestamp, now) {

@@ -17,6 +17,17 @@ type segmentFile struct {
 	name string
 	base uint64 // log position of the first record byte
 	size int64  // file size, header included
+	// compacted: a compacted segment (see segment/doc.go), whose records
+	// are found through its position map; it covers [base, end).
+	compacted bool
+	// end is where the segment's range ends, once known: the next
+	// segment's base, set when the log rolls past it (or at Open); 0 for
+	// the newest segment.
+	end atomic.Uint64
+	// retired: the segment was replaced by compaction. A reader that found
+	// it in an old list must look again rather than map its name, which
+	// may now name the compacted file (see mapper.acquire).
+	retired atomic.Bool
 
 	// cur is the current mapping, nil while unmapped. Only the mapper
 	// sets and clears it, under its mutex; readers load it without locks.
@@ -27,7 +38,12 @@ type segmentFile struct {
 }
 
 // limit is the first log position past the segment's space.
-func (f *segmentFile) limit() uint64 { return f.base + uint64(f.size) - segment.HeaderSize }
+func (f *segmentFile) limit() uint64 {
+	if f.compacted {
+		return f.end.Load()
+	}
+	return f.base + uint64(f.size) - segment.HeaderSize
+}
 
 // mappedSegment is one mapping of a segment file. It lives until its
 // segment file lets go of it (eviction, Close) and the last user releases
@@ -39,6 +55,10 @@ type mappedSegment struct {
 	data []byte // the whole file, header included
 	// owner accounts for the mapping's bytes until it is closed.
 	owner *mapper
+	// seg is the segment file mapped.
+	seg *segmentFile
+	// pmap is a compacted segment's position map (seg.compacted).
+	pmap segment.PositionMap
 
 	// refs is 1 while the segment file holds the mapping, plus one per
 	// user: each reader holding it, and the writer for every segment it
@@ -47,11 +67,26 @@ type mappedSegment struct {
 	refs atomic.Int64
 }
 
-// offset is the file offset of log position pos, which must lie in s.
+// offset is the file offset of log position pos, which must lie in s, an
+// ordinary segment (the writer's, or one being scanned).
 func (s *mappedSegment) offset(pos uint64) int64 { return int64(pos-s.base) + segment.HeaderSize }
 
+// find is the file offset of the record at log position pos, which lies
+// in s's range; false when compaction removed it (or none started there).
+func (s *mappedSegment) find(pos uint64) (int64, bool) {
+	if s.seg.compacted {
+		return s.pmap.Find(pos)
+	}
+	return s.offset(pos), true
+}
+
 // limit is the first log position past the segment's space.
-func (s *mappedSegment) limit() uint64 { return s.base + uint64(len(s.data)) - segment.HeaderSize }
+func (s *mappedSegment) limit() uint64 {
+	if s.seg.compacted {
+		return s.seg.end.Load()
+	}
+	return s.base + uint64(len(s.data)) - segment.HeaderSize
+}
 
 // acquire takes a user's reference; false once the mapping is closed or
 // about to be.
@@ -141,7 +176,15 @@ func (v *readView) get(pos uint64) (*mappedSegment, error) {
 	m := f.cur.Load()
 	if m == nil || !slices.Contains(v.held, m) {
 		var err error
-		if m, err = v.s.maps.acquire(f); err != nil {
+		for m, err = v.s.maps.acquire(f); err == errRetired; m, err = v.s.maps.acquire(f) {
+			// Compaction replaced f after list was loaded: the new list
+			// has its replacement.
+			list = v.s.segs.Load()
+			if f = list.find(pos); f == nil {
+				return nil, nil
+			}
+		}
+		if err != nil {
 			return nil, err
 		}
 		if v.walk {
@@ -149,7 +192,7 @@ func (v *readView) get(pos uint64) (*mappedSegment, error) {
 		}
 		v.held = append(v.held, m)
 	}
-	end, newest := list.end(m)
+	end, newest := m.rangeEnd()
 	v.last, v.lastLo, v.lastHi, v.lastList = m, m.base, end, nil
 	if newest {
 		v.lastList = list
@@ -179,18 +222,15 @@ func (v *readView) close() { v.releaseExcept() }
 // segmentEnd is where seg's records end at the latest: the next segment's
 // base, or seg's limit for the newest segment.
 func (s *Store) segmentEnd(seg *mappedSegment) uint64 {
-	end, _ := s.segs.Load().end(seg)
+	end, _ := seg.rangeEnd()
 	return end
 }
 
-// end is where seg's records end at the latest in list: the next
-// segment's base, or seg's limit when no segment follows it (newest).
-func (l *segmentList) end(seg *mappedSegment) (end uint64, newest bool) {
-	i, found := slices.BinarySearchFunc(*l, seg.base, func(f *segmentFile, base uint64) int {
-		return cmp.Compare(f.base, base)
-	})
-	if found && i+1 < len(*l) {
-		return (*l)[i+1].base, false
+// rangeEnd is where s's records end at the latest: the next segment's
+// base, or s's limit while it is the newest segment (newest true).
+func (s *mappedSegment) rangeEnd() (end uint64, newest bool) {
+	if e := s.seg.end.Load(); e != 0 {
+		return e, false
 	}
-	return seg.limit(), true
+	return s.limit(), true
 }

@@ -28,6 +28,11 @@ type Stats struct {
 	SegmentMaps       uint64
 	SegmentUnmaps     uint64
 	CommittedPosition uint64 // log end visible to readers
+	// Compactions counts finished Compact calls; CompactedSegments the
+	// segments they replaced, CompactedBytes the file bytes they freed.
+	Compactions       uint64
+	CompactedSegments uint64
+	CompactedBytes    uint64
 	Recovery          Recovery
 }
 
@@ -89,6 +94,8 @@ func (h *histogram) snapshot() Histogram {
 // counters are the store's live statistics.
 type counters struct {
 	appends, events, bytes, commits, rolls atomic.Uint64
+	compactions, compactedSegments         atomic.Uint64
+	compactedBytes                         atomic.Uint64
 	groupEvents                            histogram
 	msyncs                                 histogram
 }
@@ -110,6 +117,9 @@ func (s *Store) Stats() Stats {
 		SegmentMaps:       s.maps.maps.Load(),
 		SegmentUnmaps:     s.maps.unmaps.Load(),
 		CommittedPosition: s.committed.Load(),
+		Compactions:       s.stats.compactions.Load(),
+		CompactedSegments: s.stats.compactedSegments.Load(),
+		CompactedBytes:    s.stats.compactedBytes.Load(),
 		Recovery:          s.opened,
 	}
 	s.lifeMu.RLock()

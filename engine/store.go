@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/spooldb/spool/compaction"
 	"github.com/spooldb/spool/hashindex"
 	"github.com/spooldb/spool/internal/plant"
 	"github.com/spooldb/spool/mmapfile"
@@ -45,6 +46,9 @@ type Store struct {
 	// failure holds the error that put the store into its failed state.
 	failure atomic.Pointer[error]
 	closed  atomic.Bool
+
+	// compactMu lets one Compact run at a time.
+	compactMu sync.Mutex
 
 	// lifeMu orders Close against readers: readers hold it shared while
 	// they touch the index or take segment references.
@@ -175,6 +179,11 @@ func Open(dir string, opts *Options) (*Store, error) {
 
 // load opens the segments and the index, recovering when needed.
 func (s *Store) load() error {
+	// A compaction a crash interrupted is finished or rolled back first,
+	// so that every position lies in exactly one segment.
+	if _, err := compaction.Cleanup(s.fs); err != nil {
+		return err
+	}
 	names, err := s.fs.List()
 	if err != nil {
 		return err
@@ -197,6 +206,18 @@ func (s *Store) load() error {
 		}
 		list = append(list, seg)
 		s.segs.Store(&list)
+	}
+	for i, f := range list[:max(len(list)-1, 0)] {
+		next := list[i+1].base
+		if f.compacted && f.end.Load() != next {
+			return &CorruptionError{Segment: f.name, Offset: 40, Reason: fmt.Sprintf(
+				"compacted segment ends at %d, but the next segment starts at %d", f.end.Load(), next)}
+		}
+		f.end.Store(next)
+	}
+	if len(list) > 0 && list[len(list)-1].compacted {
+		f := list[len(list)-1]
+		return &CorruptionError{Segment: f.name, Offset: 12, Reason: "the newest segment is a compacted one: the segment written after it is missing"}
 	}
 	if len(list) == 0 {
 		f, m, err := s.createSegment(0)
@@ -244,11 +265,20 @@ func (s *Store) openSegment(name string, base uint64) (*segmentFile, error) {
 		return nil, err
 	}
 	f := &segmentFile{name: name, base: base, size: file.Size()}
-	if err := checkSegmentFile(file, f); err != nil {
-		_ = file.Close()
-		return nil, err
+	h, err := segment.ReadHeader(file.Bytes(), file.Size())
+	if err == nil && h.Compacted() {
+		f.compacted = true
+		f.end.Store(h.End)
 	}
-	s.maps.add(f, file)
+	var pmap segment.PositionMap
+	if err == nil {
+		pmap, err = checkSegmentFile(file, f)
+	}
+	if err != nil {
+		_ = file.Close()
+		return nil, segment.WithSegment(err, name)
+	}
+	s.maps.add(f, file, pmap)
 	return f, nil
 }
 
@@ -337,13 +367,14 @@ func (s *Store) recover(list segmentList, durable uint64) error {
 func (s *Store) recoverySegments(list segmentList) []recovery.Segment {
 	segs := make([]recovery.Segment, len(list))
 	for i, f := range list {
-		segs[i] = recovery.Segment{Name: f.name, Base: f.base, Size: f.size, Map: func() (mmapfile.File, func(), error) {
-			m, err := s.maps.acquire(f)
-			if err != nil {
-				return nil, nil, err
-			}
-			return m.file, m.release, nil
-		}}
+		segs[i] = recovery.Segment{Name: f.name, Base: f.base, Size: f.size, Compacted: f.compacted, End: f.end.Load(),
+			Map: func() (mmapfile.File, segment.PositionMap, func(), error) {
+				m, err := s.maps.acquire(f)
+				if err != nil {
+					return nil, segment.PositionMap{}, nil, err
+				}
+				return m.file, m.pmap, m.release, nil
+			}}
 	}
 	return segs
 }
@@ -355,6 +386,9 @@ func (s *Store) dropSegments(list segmentList, n int) segmentList {
 		s.maps.drop(f)
 	}
 	kept := list[:len(list)-n]
+	if last := kept[len(kept)-1]; !last.compacted {
+		last.end.Store(0) // the newest again
+	}
 	s.segs.Store(&kept)
 	return kept
 }
@@ -405,7 +439,7 @@ func (s *Store) createSegment(base uint64) (*segmentFile, *mappedSegment, error)
 		return nil, nil, fmt.Errorf("spool: create segment %s: %w", name, err)
 	}
 	sf := &segmentFile{name: name, base: base, size: f.Size()}
-	m := s.maps.add(sf, f)
+	m := s.maps.add(sf, f, segment.PositionMap{})
 	m.refs.Add(1) // not in the list yet, so not evicted meanwhile
 	return sf, m, nil
 }

@@ -143,7 +143,9 @@ func rebuildImages(dir string, imgs []segImage, durable uint64) (string, error) 
 		}
 		defer f.Close()
 		copy(f.Bytes(), im.data)
-		segs[i] = recovery.MappedSegment(im.name, im.base, f)
+		if segs[i], err = recovery.MappedSegment(im.name, im.base, f); err != nil {
+			return "corrupt", nil // a compacted header with a bad position map
+		}
 	}
 	var ix *hashindex.Index
 	var rep recovery.Report
@@ -277,7 +279,7 @@ func decodeAt(segs []recovery.Segment, pos uint64, r *segment.Record) error {
 // segBytes is the mapping of a segment made by recovery.MappedSegment,
 // which stays mapped (its release does nothing).
 func segBytes(sg recovery.Segment) []byte {
-	f, _, err := sg.Map()
+	f, _, _, err := sg.Map()
 	if err != nil {
 		panic(err) // MappedSegment's Map cannot fail
 	}

@@ -22,6 +22,10 @@ type streamChain struct {
 	// system record, is not known (Replay starting from an index entry
 	// newer than the scan): the next one is taken as it is.
 	tailUnknown, sysUnknown bool
+	// gapped: compaction removed records of the stream that the scan would
+	// have met, so a system record's version may run ahead of the newest
+	// event the scan saw.
+	gapped bool
 }
 
 func newChain() streamChain {
@@ -41,13 +45,18 @@ func chainOf(e hashindex.Entry) streamChain {
 	return c
 }
 
-// problem says why r does not continue c, or "".
-func (c *streamChain) problem(r *segment.Record) string {
+// problem says why r does not continue c, or "". removed reports whether
+// compaction removed the record at a position: a pointer to one continues
+// the chain from what the scan saw before (retention removes a prefix of
+// a stream, bar a few records kept for appends).
+func (c *streamChain) problem(r *segment.Record, removed func(uint64) bool) string {
 	if c.state == hashindex.Tombstoned && !c.sysUnknown {
 		return fmt.Sprintf("stream %q has a record at %d after its tombstone", r.Stream, r.Position)
 	}
 	if r.Flags&segment.FlagMetadata != 0 {
-		if (!c.sysUnknown && r.Prev != c.sys) || (!c.tailUnknown && r.Version != c.version+1) {
+		prevOK := c.sysUnknown || r.Prev == c.sys || removed(r.Prev)
+		versionOK := c.tailUnknown || r.Version == c.version+1 || (c.gapped && r.Version > c.version)
+		if !prevOK || !versionOK {
 			return fmt.Sprintf("system record of stream %q points back to %s with next version %d, but its previous system record is at %s and its newest event is version %d",
 				r.Stream, posString(r.Prev), r.Version, posString(c.sys), c.version)
 		}
@@ -57,6 +66,10 @@ func (c *streamChain) problem(r *segment.Record) string {
 		return ""
 	}
 	if r.Prev != c.tail || r.Version != c.version+1 {
+		if r.Prev != c.tail && r.Version > c.version && removed(r.Prev) {
+			c.gapped = true
+			return ""
+		}
 		if c.version < 0 {
 			return fmt.Sprintf("stream %q starts at version %d with a back-pointer to %s", r.Stream, r.Version, posString(r.Prev))
 		}

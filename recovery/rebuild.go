@@ -18,30 +18,65 @@ type Segment struct {
 	Name string
 	Base uint64
 	Size int64 // the file's size in bytes
+	// Compacted: a compacted segment (see segment/doc.go), covering the
+	// positions [Base, End), whose records are found through its position
+	// map. Compaction only rewrites sealed segments: one is never the
+	// last, and its records are durable.
+	Compacted bool
+	End       uint64
 	// Map returns the segment's mapped file and a release function that
 	// recovery calls once it is done with the bytes for now. Recovery
 	// holds only a few segments at a time, so a caller that caps its
 	// mapped bytes (32-bit address space) can map them on demand and
-	// unmap released ones.
-	Map func() (f mmapfile.File, release func(), err error)
+	// unmap released ones. For a compacted segment it also returns the
+	// file's position map, checked.
+	Map func() (f mmapfile.File, positions segment.PositionMap, release func(), err error)
 }
 
 // MappedSegment describes a segment whose file is mapped already and stays
-// mapped while recovery runs.
-func MappedSegment(name string, base uint64, f mmapfile.File) Segment {
-	return Segment{Name: name, Base: base, Size: f.Size(), Map: func() (mmapfile.File, func(), error) {
-		return f, func() {}, nil
-	}}
+// mapped while recovery runs. A header that says compacted has its
+// position map checked here; any other is taken as an ordinary segment's,
+// which recovery does not read (the caller checks segment headers).
+func MappedSegment(name string, base uint64, f mmapfile.File) (Segment, error) {
+	h, err := segment.ReadHeader(f.Bytes(), f.Size())
+	if err != nil {
+		h = segment.Header{}
+	}
+	var pm segment.PositionMap
+	if h.Compacted() {
+		if pm, err = segment.LoadPositionMap(f.Bytes(), h); err != nil {
+			return Segment{}, segment.WithSegment(err, name)
+		}
+	}
+	return Segment{Name: name, Base: base, Size: f.Size(), Compacted: h.Compacted(), End: h.End,
+		Map: func() (mmapfile.File, segment.PositionMap, func(), error) {
+			return f, pm, func() {}, nil
+		}}, nil
 }
 
 // withFile runs fn with sg's file mapped.
 func withFile(sg Segment, fn func(f mmapfile.File) error) error {
-	f, release, err := sg.Map()
+	return withMapped(sg, func(f mmapfile.File, _ segment.PositionMap) error { return fn(f) })
+}
+
+// withMapped runs fn with sg's file mapped, and its position map if it is
+// compacted.
+func withMapped(sg Segment, fn func(f mmapfile.File, pm segment.PositionMap) error) error {
+	f, pm, release, err := sg.Map()
 	if err != nil {
 		return fmt.Errorf("recovery: map %s: %w", sg.Name, err)
 	}
 	defer release()
-	return fn(f)
+	return fn(f, pm)
+}
+
+// rangeEnd is the first position past sg's range, as far as its file
+// tells: a compacted segment's end, or its space's for an ordinary one.
+func (sg Segment) rangeEnd() uint64 {
+	if sg.Compacted {
+		return sg.End
+	}
+	return sg.Base + uint64(sg.Size-segment.HeaderSize)
 }
 
 // Report says what Rebuild found and did.
@@ -66,8 +101,9 @@ type Report struct {
 // deleted but the caller still closes them.
 func Rebuild(fs mmapfile.FS, segs []Segment, indexName string, minSlots, durable uint64) (*hashindex.Index, Report, error) {
 	heads := make(map[string]*streamChain)
+	removed := func(pos uint64) bool { return removedIn(segs, pos) }
 	lg, err := scanLog(segs, 0, segment.HeaderSize, func(name string, off int64, r *segment.Record) error {
-		return follow(heads, name, off, r)
+		return follow(heads, name, off, r, removed)
 	})
 	if err != nil {
 		return nil, Report{}, err
@@ -108,6 +144,15 @@ func scanLog(segs []Segment, first int, off int64, fn func(name string, off int6
 	var sc segment.Scanner
 	for i := first; i < len(segs); i++ {
 		sg := segs[i]
+		if sg.Compacted {
+			n, err := scanCompacted(sg, segs, i, fn)
+			lg.records += n
+			if err != nil {
+				return lg, err
+			}
+			off = segment.HeaderSize
+			continue
+		}
 		var res segment.ScanResult
 		err := withFile(sg, func(f mmapfile.File) error {
 			var err error
@@ -142,9 +187,44 @@ func scanLog(segs []Segment, first int, off int64, fn func(name string, off int6
 	return lg, fmt.Errorf("recovery: no segment to scan")
 }
 
-// allEmpty reports whether no segment of segs holds a record.
+// scanCompacted calls fn for every record of segs[i], a compacted
+// segment, and returns how many there were. Its records were durable when
+// compaction copied them: anything wrong is damage, and a compacted
+// segment is never where the log ends.
+func scanCompacted(sg Segment, segs []Segment, i int, fn func(name string, off int64, r *segment.Record) error) (int, error) {
+	if i == len(segs)-1 || segs[i+1].Base != sg.End {
+		return 0, &segment.CorruptionError{Segment: sg.Name, Offset: 40, Reason: fmt.Sprintf(
+			"compacted segment ends at %d, but no segment starts there", sg.End)}
+	}
+	n := 0
+	err := withFile(sg, func(f mmapfile.File) error {
+		h, err := segment.ReadHeader(f.Bytes(), f.Size())
+		if err != nil {
+			return err
+		}
+		c, err := segment.NewCursor(f.Bytes(), h, sg.End)
+		if err != nil {
+			return err
+		}
+		for c.Next() {
+			n++
+			if err := fn(sg.Name, c.Offset(), c.Record()); err != nil {
+				return err
+			}
+		}
+		return c.Err()
+	})
+	return n, segment.WithSegment(err, sg.Name)
+}
+
+// allEmpty reports whether no segment of segs holds a record. A compacted
+// segment never counts as empty, even without records: its range is not
+// free.
 func allEmpty(segs []Segment) (bool, error) {
 	for _, sg := range segs {
+		if sg.Compacted {
+			return false, nil
+		}
 		empty := true
 		err := withFile(sg, func(f mmapfile.File) error {
 			empty = segment.IsEnd(f.Bytes()[segment.HeaderSize:])
@@ -179,6 +259,9 @@ func cutLog(fs mmapfile.FS, segs []Segment, lg scannedLog, from uint64) (int64, 
 	// will build on it and the new index will claim it, so it must be
 	// durable before either.
 	for i, sg := range segs[:lg.cut+1] {
+		if sg.Compacted {
+			continue // synced by the compaction that wrote it
+		}
 		end := lg.cutOff
 		if i < lg.cut {
 			end = segment.HeaderSize + int64(segs[i+1].Base-sg.Base)
@@ -257,13 +340,13 @@ func checkWatermark(segs []Segment, lg *scannedLog, durable uint64) error {
 
 // follow checks that r continues its stream's chains and makes it the
 // head of its chain.
-func follow(heads map[string]*streamChain, name string, off int64, r *segment.Record) error {
+func follow(heads map[string]*streamChain, name string, off int64, r *segment.Record, removed func(uint64) bool) error {
 	c, ok := heads[string(r.Stream)]
 	if !ok {
 		nc := newChain()
 		c = &nc
 	}
-	if reason := c.problem(r); reason != "" {
+	if reason := c.problem(r, removed); reason != "" {
 		return &segment.CorruptionError{Segment: name, Offset: off, Reason: reason}
 	}
 	if !ok {
@@ -346,18 +429,51 @@ func streamAt(segs []Segment, stream string, r *segment.Record) hashindex.MatchF
 // withRecordAt decodes the record at log position pos into r and runs fn
 // on it while its segment is mapped: r's byte fields alias the mapping.
 func withRecordAt(segs []Segment, pos uint64, r *segment.Record, fn func(r *segment.Record) error) error {
+	sg, ok := segmentOf(segs, pos)
+	if !ok {
+		return &segment.CorruptionError{Segment: "(none)", Offset: int64(pos), Reason: "position before the first segment"}
+	}
+	return withMapped(sg, func(f mmapfile.File, pm segment.PositionMap) error {
+		off := int64(pos-sg.Base) + segment.HeaderSize
+		if sg.Compacted {
+			var found bool
+			if off, found = pm.Find(pos); !found {
+				return &segment.CorruptionError{Segment: sg.Name, Offset: 0, Reason: fmt.Sprintf(
+					"no record at position %d in the compacted segment (removed by compaction)", pos)}
+			}
+		}
+		if _, err := segment.Decode(f.Bytes(), off, pos, r); err != nil {
+			return segment.WithSegment(err, sg.Name)
+		}
+		return fn(r)
+	})
+}
+
+// segmentOf returns the segment of segs whose range may hold pos.
+func segmentOf(segs []Segment, pos uint64) (Segment, bool) {
 	i, found := slices.BinarySearchFunc(segs, pos, func(s Segment, p uint64) int { return cmp.Compare(s.Base, p) })
 	if !found {
 		i--
 	}
 	if i < 0 {
-		return &segment.CorruptionError{Segment: "(none)", Offset: int64(pos), Reason: "position before the first segment"}
+		return Segment{}, false
 	}
-	sg := segs[i]
-	return withFile(sg, func(f mmapfile.File) error {
-		if _, err := segment.Decode(f.Bytes(), int64(pos-sg.Base)+segment.HeaderSize, pos, r); err != nil {
-			return segment.WithSegment(err, sg.Name)
-		}
-		return fn(r)
+	return segs[i], true
+}
+
+// removedIn reports whether pos lies in a compacted segment of segs that
+// holds no record there: compaction removed it (retention hid it). A
+// chain may point at such a record; what follows it is all that is left.
+func removedIn(segs []Segment, pos uint64) bool {
+	sg, ok := segmentOf(segs, pos)
+	if !ok || !sg.Compacted || pos >= sg.End {
+		return false
+	}
+	removed := false
+	_ = withMapped(sg, func(_ mmapfile.File, pm segment.PositionMap) error {
+		_, found := pm.Find(pos)
+		removed = !found
+		return nil
 	})
+	return removed
 }

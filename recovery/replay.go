@@ -37,7 +37,7 @@ func Replay(fs mmapfile.FS, segs []Segment, ix *hashindex.Index) (Report, error)
 	cp := ix.Checkpoint()
 	first := -1
 	for i, sg := range segs {
-		if sg.Base <= cp && cp < sg.Base+uint64(sg.Size-segment.HeaderSize) {
+		if sg.Base <= cp && cp < sg.rangeEnd() {
 			first = i
 		}
 	}
@@ -52,6 +52,7 @@ func Replay(fs mmapfile.FS, segs []Segment, ix *hashindex.Index) (Report, error)
 	// index's entry (or from the record itself when the entry is ahead).
 	heads := make(map[string]*replayHead)
 	var rec segment.Record
+	removed := func(pos uint64) bool { return removedIn(segs, pos) }
 	lookup := func(stream []byte) (hashindex.Entry, bool, error) {
 		return ix.Lookup(hashindex.FingerprintOf(stream), streamAt(segs, string(stream), &rec))
 	}
@@ -79,10 +80,10 @@ func Replay(fs mmapfile.FS, segs []Segment, ix *hashindex.Index) (Report, error)
 				h.chain.tailUnknown, h.chain.sysUnknown = h.needTail, h.needSys
 			}
 			heads[string(r.Stream)] = h
-			if reason := h.chain.problem(r); reason != "" {
+			if reason := h.chain.problem(r, removed); reason != "" {
 				return fmt.Errorf("%w: %s (index entry: %+v)", ErrReplayUnsafe, reason, e)
 			}
-		} else if reason := h.chain.problem(r); reason != "" {
+		} else if reason := h.chain.problem(r, removed); reason != "" {
 			return &segment.CorruptionError{Segment: name, Offset: off, Reason: reason}
 		}
 		h.chain.apply(r)

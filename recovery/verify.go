@@ -153,7 +153,13 @@ type vseg struct {
 	base   uint64
 	size   int64
 	usable bool // the file could be mapped and its header verifies
-	used   bool // its first record header is not zero
+	used   bool // its first record header is not zero, or it is compacted
+	// compacted: a compacted segment covering [base, end), read through
+	// its header (hdr) and position map (pmap, loaded with the mapping).
+	compacted bool
+	end       uint64
+	hdr       segment.Header
+	pmap      segment.PositionMap
 
 	file    mmapfile.File
 	data    []byte
@@ -204,6 +210,14 @@ func (v *verifier) mapSegment(s *vseg) ([]byte, error) {
 		_ = f.Close()
 		return nil, fmt.Errorf("segment file %s changed size from %d to %d during Verify", s.name, s.size, f.Size())
 	}
+	if s.compacted {
+		pm, err := segment.LoadPositionMap(f.Bytes(), s.hdr)
+		if err != nil {
+			_ = f.Close()
+			return nil, err
+		}
+		s.pmap = pm
+	}
 	s.file, s.data = f, f.Bytes()
 	v.mapped++
 	return s.data, nil
@@ -212,7 +226,7 @@ func (v *verifier) mapSegment(s *vseg) ([]byte, error) {
 func (v *verifier) unmap(s *vseg) {
 	if s.file != nil {
 		_ = s.file.Close()
-		s.file, s.data = nil, nil
+		s.file, s.data, s.pmap = nil, nil, segment.PositionMap{}
 		v.mapped--
 	}
 }
@@ -266,7 +280,8 @@ func (v *verifier) openSegments(fsys mmapfile.FS, names []segName) error {
 					v.corrupt(n.name, 16, "header base %d does not match the file name (base %d)", h.Base, n.base)
 				default:
 					s.usable = true
-					s.used = !segment.IsEnd(f.Bytes()[segment.HeaderSize:])
+					s.used = h.Compacted() || !segment.IsEnd(f.Bytes()[segment.HeaderSize:])
+					s.compacted, s.end, s.hdr = h.Compacted(), h.End, h
 				}
 				return nil
 			})
@@ -296,8 +311,17 @@ func (v *verifier) addLost(lo, hi uint64) {
 }
 
 // isLost reports whether pos lies in bytes that could not be read, so that
-// a pointer to it is explained by damage already reported.
+// a pointer to it is explained by damage already reported, or in a
+// compacted segment that holds no record there, so that compaction
+// removed it.
 func (v *verifier) isLost(pos uint64) bool {
+	if s, ok := v.segmentOf(pos); ok && s.compacted && pos < s.end {
+		if _, err := v.mapSegment(s); err == nil {
+			if _, found := s.pmap.Find(pos); !found {
+				return true
+			}
+		}
+	}
 	i, _ := slices.BinarySearchFunc(v.lost, pos, func(s lostSpan, p uint64) int { return cmp.Compare(s.lo, p) })
 	// Spans may overlap; any starting at or before pos may hold it.
 	for j := min(i, len(v.lost)-1); j >= 0; j-- {
@@ -312,22 +336,35 @@ func (v *verifier) isLost(pos uint64) bool {
 // the file offset of pos in it. Its data stays mapped until the next
 // locate or mapSegment.
 func (v *verifier) locate(pos uint64) (*vseg, int64, bool) {
-	i, found := slices.BinarySearchFunc(v.segs, pos, func(s vseg, p uint64) int { return cmp.Compare(s.base, p) })
-	if !found {
-		i--
-	}
-	if i < 0 || !v.segs[i].usable {
+	s, ok := v.segmentOf(pos)
+	if !ok {
 		return nil, 0, false
 	}
-	s := &v.segs[i]
 	off := int64(pos-s.base) + segment.HeaderSize
-	if off >= s.size {
+	if !s.compacted && off >= s.size {
 		return nil, 0, false
 	}
 	if _, err := v.mapSegment(s); err != nil {
 		return nil, 0, false
 	}
+	if s.compacted {
+		if off, ok = s.pmap.Find(pos); !ok {
+			return nil, 0, false
+		}
+	}
 	return s, off, true
+}
+
+// segmentOf returns the usable segment whose range may hold pos.
+func (v *verifier) segmentOf(pos uint64) (*vseg, bool) {
+	i, found := slices.BinarySearchFunc(v.segs, pos, func(s vseg, p uint64) int { return cmp.Compare(s.base, p) })
+	if !found {
+		i--
+	}
+	if i < 0 || !v.segs[i].usable {
+		return nil, false
+	}
+	return &v.segs[i], true
 }
 
 // progressAt reports progress when enough bytes have passed.

@@ -29,7 +29,7 @@ func (v *verifier) follow(s *vseg, off int64, r *segment.Record) {
 	if !ok {
 		h.c = newChain()
 	}
-	if reason := v.chainProblem(h.c, r); reason != "" {
+	if reason := v.chainProblem(&h.c, r); reason != "" {
 		v.corrupt(s.name, off, "%s", reason)
 	}
 	h.c.apply(r)
@@ -38,15 +38,9 @@ func (v *verifier) follow(s *vseg, off int64, r *segment.Record) {
 
 // chainProblem returns what is wrong with r as the successor of c, or "".
 // Pointers into bytes already reported unreadable are not reported again.
-func (v *verifier) chainProblem(c streamChain, r *segment.Record) string {
-	if c.state == hashindex.Tombstoned {
-		return c.problem(r)
-	}
-	if r.Flags&segment.FlagMetadata != 0 {
-		if r.Prev != c.sys && v.isLost(r.Prev) {
-			return ""
-		}
-		return c.problem(r)
+func (v *verifier) chainProblem(c *streamChain, r *segment.Record) string {
+	if c.state == hashindex.Tombstoned || r.Flags&segment.FlagMetadata != 0 {
+		return c.problem(r, v.isLost)
 	}
 	switch {
 	case c.version < 0:
@@ -57,6 +51,7 @@ func (v *verifier) chainProblem(c streamChain, r *segment.Record) string {
 			r.Stream, r.Version, v.describe(r.Prev))
 	case r.Prev != c.tail:
 		if v.isLost(r.Prev) {
+			c.gapped = true
 			return ""
 		}
 		return fmt.Sprintf("stream %q version %d points back to %s, but the stream's previous record is version %d at position %d",
@@ -70,7 +65,7 @@ func (v *verifier) chainProblem(c streamChain, r *segment.Record) string {
 // skipProblem checks r's skip pointer: its version must be the one
 // segment.NextSkip gives and it must land on that version of r's stream.
 // r follows c in a valid chain, so r.Version >= 1.
-func (v *verifier) skipProblem(c streamChain, r *segment.Record) string {
+func (v *verifier) skipProblem(c *streamChain, r *segment.Record) string {
 	want := skipVersionFor(uint64(r.Version))
 	if r.Skip == segment.NoPosition || r.SkipVersion != want {
 		return fmt.Sprintf("stream %q version %d: skip pointer to version %d (position %#x), but the format puts it at version %d",

@@ -1,0 +1,344 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spooldb/spool/compaction"
+	"github.com/spooldb/spool/hashindex"
+	"github.com/spooldb/spool/mmapfile"
+	"github.com/spooldb/spool/segment"
+)
+
+// CompactOptions tune Compact. Nil means the defaults.
+type CompactOptions struct {
+	// MinDeadRatio is the share of dead record bytes from which a run of
+	// segments is rewritten, in (0, 1]; 0 means 0.5.
+	MinDeadRatio float64
+	// BytesPerSecond limits how fast compaction reads the log (both of
+	// its passes count); 0 means no limit.
+	BytesPerSecond int64
+	// Progress, when set, is called as each run of segments is measured,
+	// copied and swapped in. It must not block for long.
+	Progress func(CompactProgress)
+}
+
+// CompactProgress tells how far the rewrite of one run of segments got.
+type CompactProgress = compaction.Progress
+
+// CompactReport says what a Compact did.
+type CompactReport struct {
+	Segments    int   // segments examined (sealed ones covered by the index checkpoint)
+	Rewritten   int   // segments replaced by compacted ones
+	Files       int   // compacted files written
+	BytesBefore int64 // file bytes of the segments replaced
+	BytesAfter  int64 // file bytes of their replacements
+	Kept        int   // records the rewritten segments kept
+	Dropped     int   // records they dropped
+	Duration    time.Duration
+}
+
+// Compact reclaims the space of the events retention hides (deleted and
+// tombstoned streams, TruncateBefore, MaxCount, MaxAge): it rewrites
+// sealed segments whose share of dead bytes reaches MinDeadRatio into
+// compacted segments holding only what stays, merging neighbours up to the
+// segment size. Log positions do not change: subscriptions' saved
+// positions, index entries and back-pointers stay valid.
+//
+// It runs alongside appends and reads: readers that hold a segment being
+// replaced keep reading it until they are done. It stops when ctx ends or
+// the store closes, leaving every segment it had not yet swapped as it
+// was; a crash at any point leaves either the old segments or their
+// replacement (Open finishes or rolls back an interrupted swap). One
+// Compact runs at a time; a second waits.
+//
+// What compaction keeps of a stream whose events are hidden: its newest
+// system record, and its newest event and the records that event's skip
+// pointers reach (O(log n) of them), which the next append to the stream
+// needs.
+func (s *Store) Compact(ctx context.Context, opts *CompactOptions) (CompactReport, error) {
+	start := time.Now()
+	var rep CompactReport
+	var o CompactOptions
+	if opts != nil {
+		o = *opts
+	}
+	copts := &compaction.Options{MinDeadRatio: o.MinDeadRatio, TargetSize: s.opts.SegmentSize, BytesPerSecond: o.BytesPerSecond, Progress: o.Progress}
+	if err := copts.Validate(); err != nil {
+		return rep, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
+	}
+	if err := s.usable(); err != nil {
+		return rep, err
+	}
+	s.compactMu.Lock()
+	defer s.compactMu.Unlock()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-s.stop: // Close waits for the swap in progress, not the rest
+		case <-ctx.Done():
+		}
+		cancel()
+	}()
+	// Shared lifeMu: Close (exclusive) waits until the files are settled.
+	s.lifeMu.RLock()
+	defer s.lifeMu.RUnlock()
+	if err := s.usable(); err != nil {
+		return rep, err
+	}
+
+	cp, err := s.checkpointAll()
+	if err != nil {
+		return rep, err
+	}
+	keep, err := s.retentionSnapshot()
+	if err != nil || keep == nil {
+		return rep, err // nil keep: no stream has retention, nothing is dead
+	}
+	list := *s.segs.Load()
+	var sealed []*segmentFile
+	for _, f := range list[:len(list)-1] {
+		// Replay after a crash scans the log from the index checkpoint on,
+		// so only segments wholly below it are rewritten.
+		if f.end.Load() > cp {
+			break
+		}
+		sealed = append(sealed, f)
+	}
+	rep.Segments = len(sealed)
+	defer func() { rep.Duration = time.Since(start) }()
+	stats := make([]compaction.SegmentStats, len(sealed))
+	for i, f := range sealed {
+		src, release, err := s.compactionSource(f)
+		if err != nil {
+			return rep, err
+		}
+		stats[i], err = compaction.Measure(ctx, src, keep, &compaction.Options{BytesPerSecond: o.BytesPerSecond})
+		release()
+		if err != nil {
+			return rep, err
+		}
+	}
+	runs, err := compaction.Plan(stats, copts)
+	if err != nil {
+		return rep, err
+	}
+	for _, run := range runs {
+		if err := s.rewriteRun(ctx, sealed[run.From:run.To], keep, copts, &rep); err != nil {
+			return rep, err
+		}
+	}
+	s.stats.compactions.Add(1)
+	return rep, nil
+}
+
+// checkpointAll makes the log durable and checkpoints the index through
+// everything committed, and returns the checkpoint.
+func (s *Store) checkpointAll() (uint64, error) {
+	if s.opts.Durability != SyncEachCommit {
+		if err := s.Sync(); err != nil { // syncs and checkpoints
+			return 0, err
+		}
+		return s.index.Checkpoint(), nil
+	}
+	if err := s.waitCommitted(); err != nil {
+		return 0, err
+	}
+	// Committed records are durable and their index updates made (the
+	// applier publishes after both).
+	target := s.committed.Load()
+	if err := mmapfile.Guard(func() error { return s.checkpoint(target) }); err != nil {
+		return 0, s.fail(err)
+	}
+	return target, nil
+}
+
+// compactionSource maps f for compaction; release lets go of it.
+func (s *Store) compactionSource(f *segmentFile) (compaction.Source, func(), error) {
+	m, err := s.maps.acquire(f)
+	if err != nil {
+		return compaction.Source{}, nil, err
+	}
+	return compaction.Source{Name: f.name, Base: f.base, End: f.end.Load(), File: m.file}, m.release, nil
+}
+
+// rewriteRun compacts run and swaps the result into the segment list.
+func (s *Store) rewriteRun(ctx context.Context, run []*segmentFile, keep compaction.Keep, opts *compaction.Options, rep *CompactReport) error {
+	// The run's mappings stay held until the swap is done: none is
+	// unmapped and mapped again by name meanwhile, which from the rename
+	// on names the compacted file.
+	srcs := make([]compaction.Source, 0, len(run))
+	var releases []func()
+	defer func() {
+		for _, r := range releases {
+			r()
+		}
+	}()
+	var before int64
+	for _, f := range run {
+		src, release, err := s.compactionSource(f)
+		if err != nil {
+			return err
+		}
+		releases = append(releases, release)
+		srcs = append(srcs, src)
+		before += f.size
+	}
+	res, err := compaction.Rewrite(ctx, s.fs, srcs, keep, opts)
+	if errors.Is(err, compaction.ErrSwapIncomplete) {
+		// The compacted file is in place but the old files are not all
+		// gone, or not durably: the next Open finishes the swap. Until
+		// then this store's list no longer matches the directory.
+		return s.fail(err)
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.swapIn(run, res); err != nil {
+		return s.fail(err)
+	}
+	rep.Rewritten += len(run)
+	rep.Files++
+	rep.BytesBefore += before
+	rep.BytesAfter += res.BytesOut
+	rep.Kept += res.Kept
+	rep.Dropped += res.Dropped
+	s.stats.compactedSegments.Add(uint64(len(run)))
+	s.stats.compactedBytes.Add(uint64(before - res.BytesOut))
+	return nil
+}
+
+// swapIn replaces run with the compacted segment res in the segment list.
+// Readers that hold a mapping of the run keep it; those that come later
+// find the compacted segment.
+func (s *Store) swapIn(run []*segmentFile, res compaction.Result) error {
+	pmap, err := segment.LoadPositionMap(res.File.Bytes(), res.Header)
+	if err != nil {
+		_ = res.File.Close()
+		return segment.WithSegment(err, res.Name)
+	}
+	nf := &segmentFile{name: res.Name, base: res.Base, size: res.File.Size(), compacted: true}
+	nf.end.Store(res.End)
+	s.mu.Lock()
+	list := *s.segs.Load()
+	i := 0
+	for i < len(list) && list[i] != run[0] {
+		i++
+	}
+	if i+len(run) > len(list) || list[i+len(run)-1] != run[len(run)-1] {
+		s.mu.Unlock()
+		_ = res.File.Close()
+		return fmt.Errorf("spool: compaction: the run %s.. is no longer in the segment list", run[0].name)
+	}
+	s.maps.add(nf, res.File, pmap)
+	next := make(segmentList, 0, len(list)-len(run)+1)
+	next = append(next, list[:i]...)
+	next = append(next, nf)
+	next = append(next, list[i+len(run):]...)
+	s.segs.Store(&next)
+	s.mu.Unlock()
+	for _, f := range run {
+		f.retired.Store(true) // before drop: nobody maps its name again
+		s.maps.drop(f)
+	}
+	return nil
+}
+
+// retained is what compaction keeps of a stream with retention.
+type retained struct {
+	cutoff int64               // events from this version on stay
+	sys    uint64              // the newest system record stays
+	spine  map[uint64]struct{} // the newest event and its skip chain stay
+}
+
+// retentionSnapshot returns compaction's keep predicate as of now, or nil
+// when no stream has retention (then nothing is dead). Retention only
+// ever hides more as time goes on (see SetStreamMetadata), so what it
+// drops stays hidden; streams given retention later keep everything.
+func (s *Store) retentionSnapshot() (compaction.Keep, error) {
+	if s.meta.n.Load() == 0 {
+		return nil, nil
+	}
+	s.meta.mu.RLock()
+	metas := make(map[string]streamMeta, len(s.meta.m))
+	for stream, m := range s.meta.m {
+		metas[stream] = *m
+	}
+	s.meta.mu.RUnlock()
+	now := stampClock()
+	snap := make(map[string]*retained, len(metas))
+	v := readView{s: s, walk: true}
+	defer v.close()
+	err := mmapfile.Guard(func() error {
+		for stream, m := range metas {
+			r, err := s.retainedOf(&v, stream, &m, now)
+			if err != nil {
+				return err
+			}
+			snap[stream] = r
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return func(r *segment.Record) bool {
+		k, ok := snap[string(r.Stream)]
+		switch {
+		case !ok:
+			return true
+		case isSystem(r.Flags):
+			return r.Position == k.sys
+		case r.Version >= k.cutoff:
+			return true
+		}
+		_, onSpine := k.spine[r.Position]
+		return onSpine
+	}, nil
+}
+
+// retainedOf works out what compaction keeps of stream, whose retention
+// is m, at time now.
+func (s *Store) retainedOf(v *readView, stream string, m *streamMeta, now int64) (*retained, error) {
+	k := &retained{cutoff: m.cutoff(m.last), sys: m.sys, spine: map[uint64]struct{}{}}
+	if m.last < 0 {
+		return k, nil
+	}
+	e, ok, err := s.index.Lookup(hashindex.FingerprintString(stream), nil)
+	if err != nil || !ok || e.Version < 0 {
+		return k, indexErr(err)
+	}
+	var top segment.Record
+	if err := readStreamRecord(v, e.Tail, stream, e.Version, &top); err != nil {
+		return nil, err
+	}
+	if m.tombstoned {
+		k.cutoff = e.Version + 1
+	} else if k.cutoff = max(k.cutoff, m.cutoff(e.Version)); k.cutoff <= e.Version {
+		v.pin = v.last // top's segment stays while the search seeks
+		k.cutoff, err = ageCutoff(v, stream, &top, k.cutoff, m, now)
+		v.pin = nil
+		if err != nil {
+			return nil, err
+		}
+	}
+	// The newest event and the records its skip pointers lead to: the
+	// next append's skip pointer is computed from them.
+	for r := top; ; {
+		k.spine[r.Position] = struct{}{}
+		if r.Skip == segment.NoPosition {
+			break
+		}
+		err := readStreamRecord(v, r.Skip, stream, int64(r.SkipVersion), &r)
+		if _, removed := removedVersion(err); removed {
+			break // kept by no earlier compaction: not needed then either
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return k, nil
+}
