@@ -421,6 +421,9 @@ func (s *Store) headLocked(stream string, fp hashindex.Fingerprint) (streamHead,
 }
 
 // nextSkipLocked computes the skip pointer of the record following parent.
+// When compaction removed the record parent's skip pointer leads to (its
+// stream's retention hid it), the pointer goes to parent itself: still a
+// valid skip, if not the one segment.NextSkip's recurrence would give.
 func (s *Store) nextSkipLocked(parent streamHead) (uint64, uint64, error) {
 	p := segment.Record{Position: parent.tail, Version: parent.version, Skip: parent.tailSkip, SkipVersion: parent.tailSkipVersion}
 	if p.Skip == segment.NoPosition {
@@ -429,6 +432,9 @@ func (s *Store) nextSkipLocked(parent streamHead) (uint64, uint64, error) {
 	}
 	j := &s.scan
 	if err := readRecord(writerSource{s}, p.Skip, j); err != nil {
+		if _, removed := removedVersion(err); removed {
+			return parent.tail, uint64(parent.version), nil
+		}
 		return 0, 0, err
 	}
 	skip, v := segment.NextSkip(&p, j)

@@ -55,12 +55,10 @@ type CompactReport struct {
 // Compact runs at a time; a second waits.
 //
 // What compaction keeps of a stream whose events are hidden: its newest
-// system record, and its newest event and the records that event's skip
-// pointers reach (O(log n) of them), which the next append to the stream
-// needs.
-func (s *Store) Compact(ctx context.Context, opts *CompactOptions) (CompactReport, error) {
+// system record, and its newest event, which the index points at and the
+// next append to the stream links to.
+func (s *Store) Compact(ctx context.Context, opts *CompactOptions) (rep CompactReport, err error) {
 	start := time.Now()
-	var rep CompactReport
 	var o CompactOptions
 	if opts != nil {
 		o = *opts
@@ -90,6 +88,7 @@ func (s *Store) Compact(ctx context.Context, opts *CompactOptions) (CompactRepor
 		return rep, err
 	}
 
+	defer func() { rep.Duration = time.Since(start) }()
 	cp, err := s.checkpointAll()
 	if err != nil {
 		return rep, err
@@ -109,7 +108,6 @@ func (s *Store) Compact(ctx context.Context, opts *CompactOptions) (CompactRepor
 		sealed = append(sealed, f)
 	}
 	rep.Segments = len(sealed)
-	defer func() { rep.Duration = time.Since(start) }()
 	stats := make([]compaction.SegmentStats, len(sealed))
 	for i, f := range sealed {
 		src, release, err := s.compactionSource(f)
@@ -249,9 +247,9 @@ func (s *Store) swapIn(run []*segmentFile, res compaction.Result) error {
 
 // retained is what compaction keeps of a stream with retention.
 type retained struct {
-	cutoff int64               // events from this version on stay
-	sys    uint64              // the newest system record stays
-	spine  map[uint64]struct{} // the newest event and its skip chain stay
+	cutoff int64  // events from this version on stay
+	sys    uint64 // the newest system record stays
+	tail   uint64 // the newest event stays
 }
 
 // retentionSnapshot returns compaction's keep predicate as of now, or nil
@@ -269,7 +267,7 @@ func (s *Store) retentionSnapshot() (compaction.Keep, error) {
 	}
 	s.meta.mu.RUnlock()
 	now := stampClock()
-	snap := make(map[string]*retained, len(metas))
+	snap := make(map[string]retained, len(metas))
 	v := readView{s: s, walk: true}
 	defer v.close()
 	err := mmapfile.Guard(func() error {
@@ -292,53 +290,33 @@ func (s *Store) retentionSnapshot() (compaction.Keep, error) {
 			return true
 		case isSystem(r.Flags):
 			return r.Position == k.sys
-		case r.Version >= k.cutoff:
-			return true
 		}
-		_, onSpine := k.spine[r.Position]
-		return onSpine
+		return r.Version >= k.cutoff || r.Position == k.tail
 	}, nil
 }
 
 // retainedOf works out what compaction keeps of stream, whose retention
 // is m, at time now.
-func (s *Store) retainedOf(v *readView, stream string, m *streamMeta, now int64) (*retained, error) {
-	k := &retained{cutoff: m.cutoff(m.last), sys: m.sys, spine: map[uint64]struct{}{}}
-	if m.last < 0 {
-		return k, nil
-	}
+func (s *Store) retainedOf(v *readView, stream string, m *streamMeta, now int64) (retained, error) {
+	k := retained{cutoff: m.cutoff(m.last), sys: m.sys, tail: segment.NoPosition}
 	e, ok, err := s.index.Lookup(hashindex.FingerprintString(stream), nil)
 	if err != nil || !ok || e.Version < 0 {
 		return k, indexErr(err)
 	}
-	var top segment.Record
-	if err := readStreamRecord(v, e.Tail, stream, e.Version, &top); err != nil {
-		return nil, err
-	}
+	k.tail = e.Tail
 	if m.tombstoned {
 		k.cutoff = e.Version + 1
-	} else if k.cutoff = max(k.cutoff, m.cutoff(e.Version)); k.cutoff <= e.Version {
-		v.pin = v.last // top's segment stays while the search seeks
-		k.cutoff, err = ageCutoff(v, stream, &top, k.cutoff, m, now)
-		v.pin = nil
-		if err != nil {
-			return nil, err
-		}
+		return k, nil
 	}
-	// The newest event and the records its skip pointers lead to: the
-	// next append's skip pointer is computed from them.
-	for r := top; ; {
-		k.spine[r.Position] = struct{}{}
-		if r.Skip == segment.NoPosition {
-			break
-		}
-		err := readStreamRecord(v, r.Skip, stream, int64(r.SkipVersion), &r)
-		if _, removed := removedVersion(err); removed {
-			break // kept by no earlier compaction: not needed then either
-		}
-		if err != nil {
-			return nil, err
-		}
+	if k.cutoff = max(k.cutoff, m.cutoff(e.Version)); k.cutoff > e.Version || m.md.MaxAge <= 0 {
+		return k, nil
 	}
-	return k, nil
+	var top segment.Record
+	if err := readStreamRecord(v, e.Tail, stream, e.Version, &top); err != nil {
+		return k, err
+	}
+	v.pin = v.last // top's segment stays while the search seeks
+	defer func() { v.pin = nil }()
+	k.cutoff, err = ageCutoff(v, stream, &top, k.cutoff, m, now)
+	return k, err
 }

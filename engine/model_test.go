@@ -75,9 +75,10 @@ func (m *model) visible(stream string) []RecordedEvent {
 
 // TestModel runs random workloads against the store and an in-memory
 // model: appends with every kind of expected version (right, wrong,
-// retried), batch and event sizes from empty to segment-filling, stream
-// and log reads from random places, clean reopens and crashes, over small
-// segments and a tiny index so that rolls and index growth happen often.
+// retried), deletes, tombstones and retention changes, batch and event
+// sizes from empty to segment-filling, stream and log reads from random
+// places, compactions, clean reopens and crashes, over small segments and
+// a tiny index so that rolls and index growth happen often.
 func TestModel(t *testing.T) {
 	seeds := []uint64{1, 2, 3, 4}
 	if *modelSeed != 0 {
@@ -122,8 +123,15 @@ func runModel(t *testing.T, seed uint64, ops int) {
 		case p < 87:
 			stream := fmt.Sprintf("stream-%d", rng.IntN(nStreams))
 			checkStream(t, rng, s, m, stream, fail)
-		case p < 95:
+		case p < 94:
 			checkLog(t, rng, s, m, fail)
+		case p < 95:
+			// Compaction changes nothing readers see.
+			ratio := []float64{0.01, 0.3, 0.8}[rng.IntN(3)]
+			if _, err := s.Compact(bg, &CompactOptions{MinDeadRatio: ratio}); err != nil {
+				fail("op %d: Compact: %v", op, err)
+			}
+			written = true // a checkpoint, maybe an append-free roll
 		case p < 98:
 			closeT(t, s)
 			s = openT(t, dir, opts)
@@ -204,6 +212,15 @@ func modelAppend(t *testing.T, rng *rand.Rand, s *Store, m *model, nStreams int,
 			if !errors.Is(err, ErrWrongExpectedVersion) {
 				fail("retry without IDs: %v", err)
 			}
+			return false
+		}
+		// Once retention hid some of its events, compaction may have
+		// removed them: then the retry is refused, and writes nothing.
+		hidden := false
+		for _, e := range m.streams[stream][expected+1:] {
+			hidden = hidden || !m.shows(e)
+		}
+		if hidden && errors.Is(err, ErrWrongExpectedVersion) {
 			return false
 		}
 		if err != nil || res.LastVersion != cur || res.FirstVersion != expected+1 {
@@ -422,8 +439,9 @@ func checkLog(t *testing.T, rng *rand.Rand, s *Store, m *model, fail func(string
 	if k < min(len(want), 200) {
 		fail("ReadAll from %d returned %d events, the model shows %d", m.log[i].Position, k, len(want))
 	}
-	// Positions inside a record are refused.
-	if _, err := collectErr(s.ReadAll(m.log[i].Position + 8)); !errors.Is(err, ErrInvalidPosition) {
+	// Positions inside a record are refused (compaction may have removed
+	// a hidden one: then any position in its place resumes the read).
+	if _, err := collectErr(s.ReadAll(m.log[i].Position + 8)); m.shows(m.log[i]) && !errors.Is(err, ErrInvalidPosition) {
 		if i+1 >= len(m.log) || m.log[i+1].Position != m.log[i].Position+8 {
 			fail("ReadAll inside a record: %v", err)
 		}

@@ -96,7 +96,11 @@ func (lr *logReader) start(from uint64) error {
 		return nil
 	case *removedError:
 		// In a compacted segment: a position saved before compaction
-		// removed its record. The read goes on at the next record kept.
+		// removed its record; the read goes on at the next record kept.
+		// One inside a record that is still there never was a start.
+		if err := mmapfile.Guard(func() error { return insideKept(&lr.view, from) }); err != nil {
+			return fmt.Errorf("%w: %d is not the start of a record (%w)", ErrInvalidPosition, from, err)
+		}
 		return nil
 	case *mmapfile.FaultError:
 		return s.fail(err)

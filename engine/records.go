@@ -143,3 +143,26 @@ func matchStream(src recordSource, stream string, r *segment.Record) hashindex.M
 		return string(r.Stream) == stream, nil
 	}
 }
+
+// insideKept returns an error when pos, a position of a compacted segment
+// that no kept record starts at, lies inside a kept record.
+func insideKept(v *readView, pos uint64) error {
+	m, err := v.segmentAt(pos)
+	if err != nil {
+		return err
+	}
+	i := m.pmap.Search(pos)
+	if i == 0 {
+		return nil
+	}
+	prev, off := m.pmap.At(i - 1)
+	var r segment.Record
+	n, err := segment.Peek(m.data, off, prev, &r)
+	if err != nil {
+		return segment.WithSegment(err, m.name)
+	}
+	if pos < prev+uint64(n) {
+		return fmt.Errorf("inside the record at %d", prev)
+	}
+	return nil
+}

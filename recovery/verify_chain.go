@@ -44,7 +44,11 @@ func (v *verifier) chainProblem(c *streamChain, r *segment.Record) string {
 	}
 	switch {
 	case c.version < 0:
-		if (r.Prev == segment.NoPosition && r.Version == 0) || v.isLost(r.Prev) {
+		if r.Prev == segment.NoPosition && r.Version == 0 {
+			return ""
+		}
+		if v.isLost(r.Prev) {
+			c.gapped = true
 			return ""
 		}
 		return fmt.Sprintf("stream %q first appears at version %d with a back-pointer to %s; a stream starts at version 0",
@@ -65,8 +69,16 @@ func (v *verifier) chainProblem(c *streamChain, r *segment.Record) string {
 // skipProblem checks r's skip pointer: its version must be the one
 // segment.NextSkip gives and it must land on that version of r's stream.
 // r follows c in a valid chain, so r.Version >= 1.
+//
+// In a stream compaction removed records of (gapped), appends fall back to
+// a skip pointer to the previous record where the format's target is gone,
+// and later pointers follow from those: there any earlier version will do,
+// as long as the pointer lands on it.
 func (v *verifier) skipProblem(c *streamChain, r *segment.Record) string {
 	want := skipVersionFor(uint64(r.Version))
+	if c.gapped && r.Skip != segment.NoPosition && r.SkipVersion < uint64(r.Version) {
+		want = r.SkipVersion
+	}
 	if r.Skip == segment.NoPosition || r.SkipVersion != want {
 		return fmt.Sprintf("stream %q version %d: skip pointer to version %d (position %#x), but the format puts it at version %d",
 			r.Stream, r.Version, r.SkipVersion, r.Skip, want)

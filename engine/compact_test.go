@@ -1,0 +1,339 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/spooldb/spool/segment"
+)
+
+// liveView is what readers see of a store: every stream's events and the
+// whole log, for comparing before and after compaction.
+type liveView struct {
+	log     []RecordedEvent
+	streams map[string][]RecordedEvent
+	version map[string]int64
+}
+
+func viewOf(t *testing.T, s *Store, streams []string) liveView {
+	t.Helper()
+	v := liveView{log: collect(t, s.ReadAll(0)), streams: map[string][]RecordedEvent{}, version: map[string]int64{}}
+	for _, st := range streams {
+		events, err := collectErr(s.ReadStream(st, 0, Forward))
+		if errors.Is(err, ErrStreamDeleted) {
+			v.version[st] = -100
+			continue
+		}
+		if err != nil {
+			t.Fatalf("ReadStream(%s): %v", st, err)
+		}
+		v.streams[st] = events
+		v.version[st] = versionT(t, s, st)
+	}
+	return v
+}
+
+func sameView(t *testing.T, what string, got, want liveView) {
+	t.Helper()
+	compare := func(where string, g, w []RecordedEvent) {
+		if len(g) != len(w) {
+			t.Fatalf("%s: %s: %d events, want %d", what, where, len(g), len(w))
+		}
+		for i := range g {
+			if err := sameEvent(g[i], w[i]); err != nil || string(g[i].Data) != string(w[i].Data) {
+				t.Fatalf("%s: %s: event %d: %v", what, where, i, err)
+			}
+		}
+	}
+	compare("ReadAll", got.log, want.log)
+	for st, w := range want.streams {
+		compare("stream "+st, got.streams[st], w)
+	}
+	for st, v := range want.version {
+		if got.version[st] != v {
+			t.Fatalf("%s: stream %s version %d, want %d", what, st, got.version[st], v)
+		}
+	}
+}
+
+// deadStore fills a store with small segments where 90% of the events are
+// dead: of every ten streams, three are tombstoned, three deleted, three
+// truncated to their last event by MaxCount, one kept whole.
+func deadStore(t *testing.T, dir string, o *Options) (*Store, []string) {
+	t.Helper()
+	s := openT(t, dir, o)
+	var streams []string
+	for i := range 40 {
+		streams = append(streams, fmt.Sprintf("s-%d", i))
+	}
+	data := strings.Repeat("x", 200)
+	for round := range 30 {
+		for _, st := range streams {
+			appendT(t, s, st, int64(round)-1, ev(data))
+		}
+	}
+	for i, st := range streams {
+		var err error
+		switch i % 10 {
+		case 0, 1, 2:
+			err = s.TombstoneStream(bg, st, Any)
+		case 3, 4, 5:
+			err = s.DeleteStream(bg, st, Any)
+		case 6, 7, 8:
+			err = s.SetStreamMetadata(bg, st, StreamMetadata{MaxCount: 1})
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Roll on, so that what was written above is sealed.
+	for range 40 {
+		appendT(t, s, "filler", Any, ev(data))
+	}
+	return s, append(streams, "filler")
+}
+
+func TestCompactReclaimsSpaceAndKeepsWhatIsLive(t *testing.T) {
+	dir := t.TempDir()
+	o := &Options{SegmentSize: 64 << 10}
+	s, streams := deadStore(t, dir, o)
+	before := viewOf(t, s, streams)
+	sizeBefore := dirSegmentBytes(t, dir)
+
+	var progress int
+	rep, err := s.Compact(bg, &CompactOptions{Progress: func(CompactProgress) { progress++ }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%+v; segment bytes %d -> %d", rep, sizeBefore, dirSegmentBytes(t, dir))
+	if rep.Rewritten == 0 || rep.Dropped == 0 || progress == 0 {
+		t.Fatalf("nothing compacted: %+v (%d progress calls)", rep, progress)
+	}
+	sameView(t, "after Compact", viewOf(t, s, streams), before)
+	if st := s.Stats(); st.Compactions != 1 || st.CompactedSegments != uint64(rep.Rewritten) || st.CompactedBytes == 0 {
+		t.Fatalf("stats after compaction: %+v", st)
+	}
+	// The rewritten part: 90% of its events were dead.
+	if rep.BytesAfter*100 > rep.BytesBefore*15 {
+		t.Fatalf("compacted segments take %d bytes of %d before: more than 15%%", rep.BytesAfter, rep.BytesBefore)
+	}
+	// A second pass finds nothing more worth rewriting.
+	if rep2, err := s.Compact(bg, nil); err != nil || rep2.Rewritten != 0 {
+		t.Fatalf("second Compact: %+v, %v", rep2, err)
+	}
+
+	// Appends continue on every kind of stream: the kept records give the
+	// next record its skip pointer.
+	for i, st := range streams[:10] {
+		_, err := s.Append(bg, st, Any, ev("after"))
+		if i < 3 {
+			wantErrIs(t, err, ErrStreamDeleted)
+		} else if err != nil {
+			t.Fatalf("append to %s after compaction: %v", st, err)
+		}
+	}
+	after := viewOf(t, s, streams)
+	if got := after.streams["s-3"]; len(got) != 1 || got[0].Version != 30 {
+		t.Fatalf("deleted stream revived after compaction: %+v", got)
+	}
+	if got := after.streams["s-6"]; len(got) != 1 || got[0].Version != 30 {
+		t.Fatalf("MaxCount 1 stream after compaction and an append: %+v", got)
+	}
+	s = reopenings(t, dir, o, s, func(t *testing.T, s *Store, how string) {
+		sameView(t, how, viewOf(t, s, streams), after)
+	})
+	closeT(t, s)
+	verifyClean(t, dir)
+}
+
+// dirSegmentBytes sums the sizes of the segment files in dir.
+func dirSegmentBytes(t *testing.T, dir string) int64 {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	for _, e := range entries {
+		if _, ok := segment.ParseFileName(e.Name()); ok {
+			info, err := e.Info()
+			if err != nil {
+				t.Fatal(err)
+			}
+			n += info.Size()
+		}
+	}
+	return n
+}
+
+// TestCompactKeepsPositionsValid: events keep their positions, a saved
+// position whose record compaction removed still resumes a log read or a
+// subscription (at the next record kept), and a position inside a kept
+// record is still refused.
+func TestCompactKeepsPositionsValid(t *testing.T) {
+	dir := t.TempDir()
+	s, _ := deadStore(t, dir, &Options{SegmentSize: 64 << 10})
+	defer func() { _ = s.Close() }()
+	all := collect(t, s.ReadAll(0))
+	// The positions of every record before compaction, hidden ones too:
+	// read through the log's files directly.
+	var hidden []uint64
+	for _, e := range allRecords(t, s) {
+		if !slices.ContainsFunc(all, func(x RecordedEvent) bool { return x.Position == e }) {
+			hidden = append(hidden, e)
+		}
+	}
+	if _, err := s.Compact(bg, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, pos := range hidden[:min(len(hidden), 200)] {
+		got, err := collectErr(s.ReadAll(pos))
+		if err != nil {
+			t.Fatalf("ReadAll from a removed record's position %d: %v", pos, err)
+		}
+		var want []RecordedEvent
+		for _, e := range all {
+			if e.Position >= pos {
+				want = append(want, e)
+			}
+		}
+		if len(got) != len(want) || (len(got) > 0 && got[0].Position != want[0].Position) {
+			t.Fatalf("ReadAll from %d: %d events, want %d", pos, len(got), len(want))
+		}
+	}
+	// A subscription resumes from one too.
+	ctx, cancel := context.WithCancel(bg)
+	defer cancel()
+	n := 0
+	for e, err := range s.Subscribe(ctx, hidden[0], nil) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Position < hidden[0] {
+			t.Fatalf("subscription from %d delivered %d", hidden[0], e.Position)
+		}
+		if n++; n == 5 {
+			break
+		}
+	}
+	for _, e := range all[:20] {
+		if _, err := collectErr(s.ReadAll(e.Position + 8)); !errors.Is(err, ErrInvalidPosition) {
+			t.Fatalf("ReadAll inside the kept record at %d: %v", e.Position, err)
+		}
+	}
+}
+
+// allRecords lists the positions of every record in the store's log,
+// system records and hidden events included.
+func allRecords(t *testing.T, s *Store) []uint64 {
+	t.Helper()
+	var out []uint64
+	for _, f := range *s.segs.Load() {
+		m, err := s.maps.acquire(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		end, _ := m.rangeEnd()
+		for pos := f.base; pos < min(end, s.committed.Load()); {
+			var r segment.Record
+			n, err := segment.Decode(m.data, m.offset(pos), pos, &r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, pos)
+			pos += uint64(n)
+		}
+		m.release()
+	}
+	return out
+}
+
+// TestCompactWithConcurrentReadersAndWriters runs compaction while
+// appenders write and readers walk streams and the log: readers holding a
+// segment being replaced keep it, later ones find the compacted one.
+func TestCompactWithConcurrentReadersAndWriters(t *testing.T) {
+	dir := t.TempDir()
+	o := &Options{SegmentSize: 64 << 10, MaxMappedBytes: 256 << 10}
+	s, streams := deadStore(t, dir, o)
+	defer func() { _ = s.Close() }()
+	want := viewOf(t, s, streams[3:])
+	ctx, cancel := context.WithCancel(bg)
+	errs := make(chan error, 3)
+	go func() { // appends to a stream of its own
+		for i := 0; ctx.Err() == nil; i++ {
+			if _, err := s.Append(bg, "writer", int64(i)-1, ev("w")); err != nil {
+				errs <- err
+				return
+			}
+		}
+		errs <- nil
+	}()
+	for range 2 {
+		go func() { // whole reads of the live streams, all the time
+			for ctx.Err() == nil {
+				for _, st := range []string{"s-6", "s-9", "s-19", "s-39"} {
+					got, err := collectErr(s.ReadStream(st, 0, Forward))
+					if err != nil || len(got) != len(want.streams[st]) {
+						errs <- fmt.Errorf("read of %s during compaction: %d events, %v", st, len(got), err)
+						return
+					}
+				}
+				n := 0
+				for e, err := range s.ReadAll(0) {
+					if err != nil {
+						errs <- err
+						return
+					}
+					if e.Stream != "writer" {
+						if n >= len(want.log) || e.Position != want.log[n].Position {
+							errs <- fmt.Errorf("ReadAll during compaction: event %d at %d", n, e.Position)
+							return
+						}
+						n++
+					}
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 3 {
+		if _, err := s.Compact(bg, &CompactOptions{MinDeadRatio: 0.1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cancel()
+	for range 3 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s.Stats().CompactedSegments == 0 {
+		t.Fatal("nothing was compacted")
+	}
+}
+
+// TestCompactCancelled: a cancelled Compact leaves the store as it was.
+func TestCompactCancelled(t *testing.T) {
+	dir := t.TempDir()
+	s, streams := deadStore(t, dir, &Options{SegmentSize: 64 << 10})
+	defer func() { _ = s.Close() }()
+	want := viewOf(t, s, streams)
+	ctx, cancel := context.WithCancel(bg)
+	_, err := s.Compact(ctx, &CompactOptions{Progress: func(CompactProgress) { cancel() }})
+	wantErrIs(t, err, context.Canceled)
+	sameView(t, "after a cancelled Compact", viewOf(t, s, streams), want)
+	names, _ := os.ReadDir(dir)
+	for _, n := range names {
+		if strings.HasSuffix(n.Name(), ".compact") {
+			t.Fatalf("temp file %s left behind", n.Name())
+		}
+	}
+	if _, err := s.Compact(bg, &CompactOptions{MinDeadRatio: 2}); !errors.Is(err, ErrInvalidOptions) {
+		t.Fatalf("MinDeadRatio 2: %v", err)
+	}
+}
