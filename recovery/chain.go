@@ -2,6 +2,7 @@ package recovery
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/spooldb/spool/hashindex"
 	"github.com/spooldb/spool/segment"
@@ -45,17 +46,39 @@ func chainOf(e hashindex.Entry) streamChain {
 	return c
 }
 
-// problem says why r does not continue c, or "". removed reports whether
-// compaction removed the record at a position: a pointer to one continues
-// the chain from what the scan saw before (retention removes a prefix of
-// a stream, bar a few records kept for appends).
-func (c *streamChain) problem(r *segment.Record, removed func(uint64) bool) string {
+// gaps tells chain checks where compaction may have removed records.
+type gaps struct {
+	// removed reports whether compaction removed the record at a position.
+	removed func(pos uint64) bool
+	// after is the first compacted segment's base (MaxUint64 when there is
+	// none): records past it may follow removed ones.
+	after uint64
+}
+
+// gapsIn describes the compacted segments of segs.
+func gapsIn(segs []Segment) gaps {
+	g := gaps{removed: func(pos uint64) bool { return removedIn(segs, pos) }, after: math.MaxUint64}
+	for _, sg := range segs {
+		if sg.Compacted {
+			g.after = sg.Base
+			break
+		}
+	}
+	return g
+}
+
+// problem says why r does not continue c, or "". A pointer to a record
+// compaction removed continues the chain from what the scan saw before:
+// retention removes a prefix of a stream, bar its newest event and system
+// record, so versions may jump there.
+func (c *streamChain) problem(r *segment.Record, g gaps) string {
 	if c.state == hashindex.Tombstoned && !c.sysUnknown {
 		return fmt.Sprintf("stream %q has a record at %d after its tombstone", r.Stream, r.Position)
 	}
 	if r.Flags&segment.FlagMetadata != 0 {
-		prevOK := c.sysUnknown || r.Prev == c.sys || removed(r.Prev)
-		versionOK := c.tailUnknown || r.Version == c.version+1 || (c.gapped && r.Version > c.version)
+		prevOK := c.sysUnknown || r.Prev == c.sys || g.removed(r.Prev)
+		// The events before r may all be gone, their pointers with them.
+		versionOK := c.tailUnknown || r.Version == c.version+1 || (r.Position > g.after && r.Version > c.version)
 		if !prevOK || !versionOK {
 			return fmt.Sprintf("system record of stream %q points back to %s with next version %d, but its previous system record is at %s and its newest event is version %d",
 				r.Stream, posString(r.Prev), r.Version, posString(c.sys), c.version)
@@ -66,7 +89,7 @@ func (c *streamChain) problem(r *segment.Record, removed func(uint64) bool) stri
 		return ""
 	}
 	if r.Prev != c.tail || r.Version != c.version+1 {
-		if r.Prev != c.tail && r.Version > c.version && removed(r.Prev) {
+		if r.Prev != c.tail && r.Version > c.version && g.removed(r.Prev) {
 			c.gapped = true
 			return ""
 		}

@@ -101,9 +101,9 @@ type Report struct {
 // deleted but the caller still closes them.
 func Rebuild(fs mmapfile.FS, segs []Segment, indexName string, minSlots, durable uint64) (*hashindex.Index, Report, error) {
 	heads := make(map[string]*streamChain)
-	removed := func(pos uint64) bool { return removedIn(segs, pos) }
+	g := gapsIn(segs)
 	lg, err := scanLog(segs, 0, segment.HeaderSize, func(name string, off int64, r *segment.Record) error {
-		return follow(heads, name, off, r, removed)
+		return follow(heads, name, off, r, g)
 	})
 	if err != nil {
 		return nil, Report{}, err
@@ -340,13 +340,13 @@ func checkWatermark(segs []Segment, lg *scannedLog, durable uint64) error {
 
 // follow checks that r continues its stream's chains and makes it the
 // head of its chain.
-func follow(heads map[string]*streamChain, name string, off int64, r *segment.Record, removed func(uint64) bool) error {
+func follow(heads map[string]*streamChain, name string, off int64, r *segment.Record, g gaps) error {
 	c, ok := heads[string(r.Stream)]
 	if !ok {
 		nc := newChain()
 		c = &nc
 	}
-	if reason := c.problem(r, removed); reason != "" {
+	if reason := c.problem(r, g); reason != "" {
 		return &segment.CorruptionError{Segment: name, Offset: off, Reason: reason}
 	}
 	if !ok {

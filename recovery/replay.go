@@ -52,7 +52,7 @@ func Replay(fs mmapfile.FS, segs []Segment, ix *hashindex.Index) (Report, error)
 	// index's entry (or from the record itself when the entry is ahead).
 	heads := make(map[string]*replayHead)
 	var rec segment.Record
-	removed := func(pos uint64) bool { return removedIn(segs, pos) }
+	g := gapsIn(segs)
 	lookup := func(stream []byte) (hashindex.Entry, bool, error) {
 		return ix.Lookup(hashindex.FingerprintOf(stream), streamAt(segs, string(stream), &rec))
 	}
@@ -80,10 +80,10 @@ func Replay(fs mmapfile.FS, segs []Segment, ix *hashindex.Index) (Report, error)
 				h.chain.tailUnknown, h.chain.sysUnknown = h.needTail, h.needSys
 			}
 			heads[string(r.Stream)] = h
-			if reason := h.chain.problem(r, removed); reason != "" {
+			if reason := h.chain.problem(r, g); reason != "" {
 				return fmt.Errorf("%w: %s (index entry: %+v)", ErrReplayUnsafe, reason, e)
 			}
-		} else if reason := h.chain.problem(r, removed); reason != "" {
+		} else if reason := h.chain.problem(r, g); reason != "" {
 			return &segment.CorruptionError{Segment: name, Offset: off, Reason: reason}
 		}
 		h.chain.apply(r)

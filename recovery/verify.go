@@ -3,6 +3,7 @@ package recovery
 import (
 	"cmp"
 	"fmt"
+	"math"
 	"math/bits"
 	"slices"
 
@@ -136,6 +137,9 @@ type verifier struct {
 
 	sc   segment.Scanner
 	peek segment.Record
+	// compactedFrom is the first compacted segment's base (MaxUint64 when
+	// there is none): records after it may follow ones compaction removed.
+	compactedFrom uint64
 
 	// fsys maps segments on demand; mapped counts those mapped now, and
 	// clock orders their uses (see mapSegment).
@@ -298,6 +302,13 @@ func (v *verifier) openSegments(fsys mmapfile.FS, names []segName) error {
 	}
 	v.rep.Segments = len(v.segs)
 	v.step = min(max(v.total/200, 1), maxProgressStep)
+	v.compactedFrom = math.MaxUint64
+	for _, s := range v.segs {
+		if s.compacted {
+			v.compactedFrom = s.base
+			break
+		}
+	}
 	return nil
 }
 

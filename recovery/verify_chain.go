@@ -40,7 +40,7 @@ func (v *verifier) follow(s *vseg, off int64, r *segment.Record) {
 // Pointers into bytes already reported unreadable are not reported again.
 func (v *verifier) chainProblem(c *streamChain, r *segment.Record) string {
 	if c.state == hashindex.Tombstoned || r.Flags&segment.FlagMetadata != 0 {
-		return c.problem(r, v.isLost)
+		return c.problem(r, gaps{removed: v.isLost, after: v.compactedFrom})
 	}
 	switch {
 	case c.version < 0:

@@ -37,7 +37,7 @@ func TestProbeFailedCatchesLiveStore(t *testing.T) {
 	defer s.Close()
 	m := &model{seed: 1, streams: []*stream{{name: "a", version: -1}}}
 	probeFailed(s, m)
-	if n := len(m.violations); n != 8 {
-		t.Fatalf("probe of a live store: %d violations, want 8 (Append, Sync, ReadAll, ReadStream, StreamVersion, DeleteStream, SetStreamMetadata, StreamMetadata):\n%v", n, m.err())
+	if n := len(m.violations); n != 9 {
+		t.Fatalf("probe of a live store: %d violations, want 9 (Append, Sync, ReadAll, ReadStream, StreamVersion, DeleteStream, SetStreamMetadata, StreamMetadata, Compact):\n%v", n, m.err())
 	}
 }

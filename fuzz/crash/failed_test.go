@@ -36,6 +36,8 @@ func probeFailed(s *engine.Store, m *model) {
 	want("SetStreamMetadata", s.SetStreamMetadata(bg, st.name, engine.StreamMetadata{}))
 	_, err = s.StreamMetadata(st.name)
 	want("StreamMetadata", err)
+	_, err = s.Compact(bg, nil)
+	want("Compact", err)
 }
 
 // firstErr is the error of a read's first step: nil when it yields an

@@ -88,6 +88,23 @@ func randomState(seed uint64) state {
 	return st
 }
 
+// compactionState is randomState with a workload that deletes and
+// compacts a lot over longer runs (workload.compaction), its power cut
+// drawn over the whole run.
+func compactionState(seed uint64) state {
+	st := randomState(seed)
+	r := rand.New(rand.NewPCG(seed, 0xc0de))
+	st.w.compaction = true
+	st.w.segSize = 64 << 10
+	st.w.perWorker = 30 + r.IntN(60)
+	if st.freezeAt > 0 {
+		// Compactions add a dozen storage operations each.
+		budget := int64(st.w.workers*st.w.perWorker*st.w.phases*5 + 20*st.w.phases)
+		st.freezeAt = 1 + r.Int64N(budget)
+	}
+	return st
+}
+
 func (st state) options(fs *simfs.FS) *engine.Options {
 	var storage mmapfile.FS = fs
 	if st.lie {

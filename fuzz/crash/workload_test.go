@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spooldb/spool/engine"
+	"github.com/spooldb/spool/mmapfile/simfs"
 	"github.com/spooldb/spool/segment"
 )
 
@@ -20,10 +21,13 @@ type workload struct {
 	perWorker int // operations per worker per phase
 	phases    int // clean reopens between phases: phases-1
 	streams   int // per worker
+	// compaction: the workers delete, append to deleted streams and
+	// compact much more often (see worker.step).
+	compaction bool
 }
 
 func (w workload) String() string {
-	return fmt.Sprintf("segment=%dKiB workers=%d ops=%d phases=%d streams/worker=%d", w.segSize>>10, w.workers, w.perWorker, w.phases, w.streams)
+	return fmt.Sprintf("segment=%dKiB workers=%d ops=%d phases=%d streams/worker=%d compaction=%v", w.segSize>>10, w.workers, w.perWorker, w.phases, w.streams, w.compaction)
 }
 
 var bg = context.Background()
@@ -57,7 +61,24 @@ func (wk *worker) run(ops int) {
 // step does one operation; false when the worker must stop.
 func (wk *worker) step() bool {
 	st := wk.streams[wk.rng.IntN(len(wk.streams))]
-	switch x := wk.rng.IntN(100); {
+	x := wk.rng.IntN(100)
+	if wk.w.compaction {
+		switch {
+		case x < 35:
+			return wk.appendTo(st)
+		case x < 80:
+			return wk.deleteOrAppend()
+		case x < 85:
+			return wk.setMetadata(st)
+		case x < 92:
+			return wk.compact()
+		case x < 96:
+			return wk.readStream(st)
+		default:
+			return wk.readAll()
+		}
+	}
+	switch {
 	case x < 72:
 		return wk.appendTo(st)
 	case x < 77:
@@ -70,6 +91,8 @@ func (wk *worker) step() bool {
 		return wk.deleteOrAppend()
 	case x < 97:
 		return wk.setMetadata(st)
+	case x < 98:
+		return wk.compact()
 	default:
 		return wk.sync()
 	}
@@ -161,6 +184,22 @@ func (wk *worker) deleteOrAppend() bool {
 	wk.m.ack(b, engine.AppendResult{})
 	st.batches = append(st.batches, b)
 	return true
+}
+
+// compact runs a compaction alongside the other workers. A failed storage
+// operation may fail it without failing the store (its old segments stay
+// as they were), or fail the store once its swap began.
+func (wk *worker) compact() bool {
+	_, err := wk.s.Compact(bg, &engine.CompactOptions{MinDeadRatio: []float64{0.001, 0.3}[wk.rng.IntN(2)]})
+	switch {
+	case err == nil:
+		return true
+	case errors.Is(err, engine.ErrFailed):
+		return wk.failed("Compact", err)
+	case errors.Is(err, simfs.ErrInjected) || errors.Is(err, simfs.ErrCrashed):
+		return !wk.off()
+	}
+	return wk.failed("Compact", err)
 }
 
 // setMetadata gives a stream retention that hides nothing: a system
