@@ -25,8 +25,18 @@ type CompactOptions struct {
 	Progress func(CompactProgress)
 }
 
-// CompactProgress tells how far the rewrite of one run of segments got.
+// CompactProgress tells how far the rewrite of one run of segments got;
+// each run goes through the phases CompactMeasuring, CompactCopying,
+// CompactSwapping and CompactDone.
 type CompactProgress = compaction.Progress
+
+// The phases of a run's rewrite.
+const (
+	CompactMeasuring = compaction.Measuring
+	CompactCopying   = compaction.Copying
+	CompactSwapping  = compaction.Swapping
+	CompactDone      = compaction.Done
+)
 
 // CompactReport says what a Compact did.
 type CompactReport struct {

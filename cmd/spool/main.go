@@ -7,6 +7,7 @@
 //	spool dump DIR [flags]           print events, from the whole log or one stream
 //	spool verify DIR                 check every record, chain and index entry
 //	spool recover DIR [--truncate]   open after a crash; cut the log at damage
+//	spool compact DIR                reclaim the space of deleted and expired events
 //
 // Run "spool <command> -h" for a command's flags. Flags may come before
 // or after DIR. Errors (usage errors included) go to standard error and
@@ -32,6 +33,7 @@ var commands = []command{
 	{"dump", "DIR [--stream S] [--from POS] [--limit N]", "print events of the whole log or of one stream", runDump},
 	{"verify", "DIR", "check every record, chain and index entry without changing anything", runVerify},
 	{"recover", "DIR [--truncate]", "open after a crash; with --truncate, cut the log at damage", runRecover},
+	{"compact", "DIR [--min-dead R] [--rate MB/s]", "rewrite sealed segments without deleted and expired events", runCompact},
 }
 
 func usage(w io.Writer) {

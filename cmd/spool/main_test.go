@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -84,5 +85,51 @@ func TestStatDump(t *testing.T) {
 	}
 	if code, _, e := runCmd("dump", dir, "--from", "3"); code != 1 || !strings.Contains(e, "invalid log position") {
 		t.Errorf("dump --from 3: %d %q", code, e)
+	}
+}
+
+func TestCompact(t *testing.T) {
+	dir := t.TempDir()
+	s, err := engine.Open(dir, &engine.Options{SegmentSize: 64 << 10, Durability: engine.NoSync})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	data := []byte(strings.Repeat("d", 500))
+	for i := range 600 {
+		if _, err := s.Append(ctx, fmt.Sprintf("s-%d", i%10), engine.Any, engine.Event{Type: "T", Data: data}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 9 {
+		if err := s.DeleteStream(ctx, fmt.Sprintf("s-%d", i), engine.Any); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	code, o, e := runCmd("compact", dir)
+	if code != 0 || !strings.Contains(o, "segments rewritten:") || !strings.Contains(o, "dropped") || !strings.Contains(e, "run 1: measuring") {
+		t.Fatalf("compact: %d\n%s\n%s", code, o, e)
+	}
+	var kept, dropped int
+	for _, line := range strings.Split(o, "\n") {
+		if strings.HasPrefix(line, "records:") {
+			fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(line, "records:")), "%d kept, %d dropped", &kept, &dropped)
+		}
+	}
+	if dropped < 400 {
+		t.Fatalf("compact dropped %d records:\n%s", dropped, o)
+	}
+	code, o, e = runCmd("stat", dir, "--count")
+	if code != 0 || !strings.Contains(o, " 60 (scanned in") {
+		t.Errorf("stat after compact: %d\n%s\n%s", code, o, e)
+	}
+	if code, o, e := runCmd("verify", dir); code != 0 {
+		t.Errorf("verify after compact: %d\n%s\n%s", code, o, e)
+	}
+	if code, _, e := runCmd("compact", dir, "--min-dead", "3"); code != 1 || !strings.Contains(e, "MinDeadRatio") {
+		t.Errorf("compact --min-dead 3: %d %q", code, e)
 	}
 }
