@@ -10,7 +10,7 @@ import (
 )
 
 // Workload names, in the order a suite runs them.
-var Workloads = []string{"W1", "W1b", "W1c", "S1", "S2", "L", "W2", "W3", "W5", "W4"}
+var Workloads = []string{"W1", "W1b", "W1c", "S1", "S2", "L", "W2", "W3", "W5", "W4", "W6"}
 
 // Config sizes a suite. Zero fields mean the defaults (the peers' sizes).
 type Config struct {

@@ -111,12 +111,20 @@ func (rw *rewriter) rewrite() (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	// The new file is built in memory and written with one pwrite: the
+	// first store to each page of a fresh shared file mapping costs a
+	// write fault in the file system (ext4 page_mkwrite), several times
+	// the copy itself.
+	buf := make([]byte, size)
 	var h segment.Header
 	err = mmapfile.Guard(func() error {
 		var err error
-		h, err = rw.copy(f.Bytes(), base, end)
+		h, err = rw.copy(buf, base, end)
 		return err
 	})
+	if err == nil {
+		err = f.WriteAt(buf, 0)
+	}
 	if err == nil {
 		rw.prog.Phase, rw.prog.SegmentsDone = Swapping, 0
 		rw.report()
