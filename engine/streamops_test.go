@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -381,4 +383,45 @@ func TestMaxAgeHidesAPrefix(t *testing.T) {
 		t.Fatalf("TruncateBefore after dropping MaxAge: %v", md)
 	}
 	wantVersions(t, "no MaxAge", collect(t, s.ReadStream("aged", 0, Forward)), want(23)...)
+}
+
+// TestSubscribeSkipsHiddenEvents: a subscription catching up skips what
+// retention hides, like ReadAll, and delivers what comes later.
+func TestSubscribeSkipsHiddenEvents(t *testing.T) {
+	s := openT(t, t.TempDir(), nil)
+	defer func() { _ = s.Close() }()
+	appendT(t, s, "a", NoStream, ev("a0"), ev("a1"))
+	appendT(t, s, "b", NoStream, ev("b0"))
+	if err := s.DeleteStream(bg, "a", Any); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(bg)
+	defer cancel()
+	var got []string
+	for e, err := range s.Subscribe(ctx, 0, nil) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%s/%d", e.Stream, e.Version))
+		if len(got) == 1 {
+			appendT(t, s, "a", NoStream, ev("a2")) // revives a: delivered live
+		}
+		if len(got) == 2 {
+			break
+		}
+	}
+	if want := []string{"b/0", "a/2"}; !slices.Equal(got, want) {
+		t.Fatalf("subscription delivered %v, want %v", got, want)
+	}
+	got = got[:0]
+	for e, err := range s.SubscribeStream(ctx, "a", 0) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%s/%d", e.Stream, e.Version))
+		break
+	}
+	if want := []string{"a/2"}; !slices.Equal(got, want) {
+		t.Fatalf("stream subscription delivered %v, want %v", got, want)
+	}
 }
