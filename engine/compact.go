@@ -99,14 +99,11 @@ func (s *Store) Compact(ctx context.Context, opts *CompactOptions) (rep CompactR
 	}
 
 	defer func() { rep.Duration = time.Since(start) }()
-	cp, err := s.checkpointAll()
-	if err != nil {
-		return rep, err
-	}
-	keep, err := s.retentionSnapshot()
+	cp, keep, err := s.retentionCheckpoint()
 	if err != nil || keep == nil {
 		return rep, err // nil keep: no stream has retention, nothing is dead
 	}
+	defer s.unpublishFloors()
 	list := *s.segs.Load()
 	var sealed []*segmentFile
 	for _, f := range list[:len(list)-1] {
@@ -255,6 +252,45 @@ func (s *Store) swapIn(run []*segmentFile, res compaction.Result) error {
 	return nil
 }
 
+// retentionCheckpoint checkpoints the index and takes the retention
+// snapshot compaction decides by, and returns both. The snapshot must
+// agree with every system record: those written before it are committed
+// first (checkpointAll), and if one is written while it is taken (sysGen
+// moved), it is taken again. Its cutoffs are then published (floors),
+// under s.mu, so that a metadata change from then on keeps hidden what
+// this compaction may remove, however it loosens retention.
+func (s *Store) retentionCheckpoint() (uint64, compaction.Keep, error) {
+	for {
+		s.mu.Lock()
+		gen := s.sysGen
+		s.mu.Unlock()
+		cp, err := s.checkpointAll()
+		if err != nil {
+			return 0, nil, err
+		}
+		keep, floors, err := s.retentionSnapshot()
+		if err != nil || keep == nil {
+			return cp, nil, err
+		}
+		s.mu.Lock()
+		if s.sysGen == gen {
+			s.floors = floors
+			s.mu.Unlock()
+			return cp, keep, nil
+		}
+		s.mu.Unlock()
+	}
+}
+
+// unpublishFloors drops the floors of a compaction that is over: the
+// system records written during it raised their TruncateBefore past them,
+// and retention hides more only from there on.
+func (s *Store) unpublishFloors() {
+	s.mu.Lock()
+	s.floors = nil
+	s.mu.Unlock()
+}
+
 // retained is what compaction keeps of a stream with retention.
 type retained struct {
 	cutoff int64  // events from this version on stay
@@ -266,9 +302,9 @@ type retained struct {
 // when no stream has retention (then nothing is dead). Retention only
 // ever hides more as time goes on (see SetStreamMetadata), so what it
 // drops stays hidden; streams given retention later keep everything.
-func (s *Store) retentionSnapshot() (compaction.Keep, error) {
+func (s *Store) retentionSnapshot() (compaction.Keep, map[string]int64, error) {
 	if s.meta.n.Load() == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	s.meta.mu.RLock()
 	metas := make(map[string]streamMeta, len(s.meta.m))
@@ -291,7 +327,11 @@ func (s *Store) retentionSnapshot() (compaction.Keep, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	floors := make(map[string]int64, len(snap))
+	for stream, k := range snap {
+		floors[stream] = k.cutoff
 	}
 	return func(r *segment.Record) bool {
 		k, ok := snap[string(r.Stream)]
@@ -302,7 +342,7 @@ func (s *Store) retentionSnapshot() (compaction.Keep, error) {
 			return r.Position == k.sys
 		}
 		return r.Version >= k.cutoff || r.Position == k.tail
-	}, nil
+	}, floors, nil
 }
 
 // retainedOf works out what compaction keeps of stream, whose retention

@@ -76,6 +76,10 @@ type Store struct {
 	spareAsked bool
 	scan       segment.Record // scratch for decoding on the write path
 	reserved   pendingWrite   // the append in progress (reserveLocked)
+	// sysGen counts system records written; floors are the cutoffs of
+	// the compaction running, per stream (see retentionCheckpoint).
+	sysGen uint64
+	floors map[string]int64
 	// lastStamp is the newest record timestamp: stamps never go back, so
 	// that MaxAge hides a prefix of every stream (see ageCutoff).
 	lastStamp int64

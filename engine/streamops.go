@@ -136,6 +136,11 @@ func (s *Store) systemLocked(stream string, fp hashindex.Fingerprint, expected i
 		}
 		md.TruncateBefore = max(md.TruncateBefore, cut)
 	}
+	if floor, ok := s.floors[stream]; ok {
+		// A compaction running now may remove the events below floor.
+		md.TruncateBefore = max(md.TruncateBefore, floor)
+	}
+	s.sysGen++
 	typ := typeMetadata
 	switch flag {
 	case segment.FlagDeleted:
