@@ -141,10 +141,14 @@ func (s *Store) Compact(ctx context.Context, opts *CompactOptions) (rep CompactR
 }
 
 // checkpointAll makes the log durable and checkpoints the index through
-// everything committed, and returns the checkpoint.
+// everything committed, and returns the checkpoint. The caller holds
+// lifeMu shared.
 func (s *Store) checkpointAll() (uint64, error) {
 	if s.opts.Durability != SyncEachCommit {
-		if err := s.Sync(); err != nil { // syncs and checkpoints
+		if err := s.usable(); err != nil {
+			return 0, err
+		}
+		if err := s.syncHeld(); err != nil { // syncs and checkpoints
 			return 0, err
 		}
 		return s.index.Checkpoint(), nil

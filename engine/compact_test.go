@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spooldb/spool/segment"
 )
@@ -335,5 +336,38 @@ func TestCompactCancelled(t *testing.T) {
 	}
 	if _, err := s.Compact(bg, &CompactOptions{MinDeadRatio: 2}); !errors.Is(err, ErrInvalidOptions) {
 		t.Fatalf("MinDeadRatio 2: %v", err)
+	}
+}
+
+// TestCloseDuringCompact: Close cancels a compaction that is running (here
+// slowed down by its throttle) and waits for it; both return.
+func TestCloseDuringCompact(t *testing.T) {
+	for _, d := range []Durability{SyncEachCommit, NoSync} {
+		t.Run(d.String(), func(t *testing.T) {
+			dir := t.TempDir()
+			o := &Options{SegmentSize: 64 << 10, Durability: d}
+			s, streams := deadStore(t, dir, o)
+			want := viewOf(t, s, streams)
+			done := make(chan error, 1)
+			go func() {
+				_, err := s.Compact(bg, &CompactOptions{BytesPerSecond: 4 << 10})
+				done <- err
+			}()
+			time.Sleep(200 * time.Millisecond) // well into its first, throttled pass
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case err := <-done:
+				if err == nil {
+					t.Fatal("a compaction throttled to 4 KiB/s finished before Close")
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("Compact did not return after Close")
+			}
+			s = openT(t, dir, o)
+			defer func() { _ = s.Close() }()
+			sameView(t, "after Close during Compact", viewOf(t, s, streams), want)
+		})
 	}
 }

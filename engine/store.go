@@ -486,6 +486,12 @@ func (s *Store) Sync() error {
 	// the files stay open meanwhile.
 	s.lifeMu.RLock()
 	defer s.lifeMu.RUnlock()
+	return s.syncHeld()
+}
+
+// syncHeld is Sync in the modes other than SyncEachCommit, for a caller
+// holding lifeMu shared (a second RLock could wait behind Close's Lock).
+func (s *Store) syncHeld() error {
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
