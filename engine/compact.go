@@ -73,7 +73,13 @@ func (s *Store) Compact(ctx context.Context, opts *CompactOptions) (rep CompactR
 	if opts != nil {
 		o = *opts
 	}
-	copts := &compaction.Options{MinDeadRatio: o.MinDeadRatio, TargetSize: s.opts.SegmentSize, BytesPerSecond: o.BytesPerSecond, Progress: o.Progress}
+	progress := func(p CompactProgress) {
+		s.compacting.Store(&p) // for Stats
+		if o.Progress != nil {
+			o.Progress(p)
+		}
+	}
+	copts := &compaction.Options{MinDeadRatio: o.MinDeadRatio, TargetSize: s.opts.SegmentSize, BytesPerSecond: o.BytesPerSecond, Progress: progress}
 	if err := copts.Validate(); err != nil {
 		return rep, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
 	}
@@ -82,6 +88,7 @@ func (s *Store) Compact(ctx context.Context, opts *CompactOptions) (rep CompactR
 	}
 	s.compactMu.Lock()
 	defer s.compactMu.Unlock()
+	defer s.compacting.Store(nil)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {

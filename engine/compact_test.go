@@ -106,8 +106,13 @@ func TestCompactReclaimsSpaceAndKeepsWhatIsLive(t *testing.T) {
 	before := viewOf(t, s, streams)
 	sizeBefore := dirSegmentBytes(t, dir)
 
-	var progress int
-	rep, err := s.Compact(bg, &CompactOptions{Progress: func(CompactProgress) { progress++ }})
+	var progress, inStats int
+	rep, err := s.Compact(bg, &CompactOptions{Progress: func(p CompactProgress) {
+		progress++
+		if c := s.Stats().Compacting; c != nil && *c == p {
+			inStats++
+		}
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +121,10 @@ func TestCompactReclaimsSpaceAndKeepsWhatIsLive(t *testing.T) {
 		t.Fatalf("nothing compacted: %+v (%d progress calls)", rep, progress)
 	}
 	sameView(t, "after Compact", viewOf(t, s, streams), before)
-	if st := s.Stats(); st.Compactions != 1 || st.CompactedSegments != uint64(rep.Rewritten) || st.CompactedBytes == 0 {
+	if inStats != progress {
+		t.Fatalf("Stats showed %d of %d progress reports while compacting", inStats, progress)
+	}
+	if st := s.Stats(); st.Compactions != 1 || st.CompactedSegments != uint64(rep.Rewritten) || st.CompactedBytes == 0 || st.Compacting != nil {
 		t.Fatalf("stats after compaction: %+v", st)
 	}
 	// The rewritten part: 90% of its events were dead.

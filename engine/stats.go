@@ -33,7 +33,10 @@ type Stats struct {
 	Compactions       uint64
 	CompactedSegments uint64
 	CompactedBytes    uint64
-	Recovery          Recovery
+	// Compacting is the progress of the run of segments a Compact is
+	// rewriting now, nil when none is.
+	Compacting *CompactProgress
+	Recovery   Recovery
 }
 
 // Histogram counts values in power-of-two buckets: Buckets[0] counts zeros,
@@ -120,6 +123,7 @@ func (s *Store) Stats() Stats {
 		Compactions:       s.stats.compactions.Load(),
 		CompactedSegments: s.stats.compactedSegments.Load(),
 		CompactedBytes:    s.stats.compactedBytes.Load(),
+		Compacting:        s.compacting.Load(),
 		Recovery:          s.opened,
 	}
 	s.lifeMu.RLock()

@@ -47,8 +47,10 @@ type Store struct {
 	failure atomic.Pointer[error]
 	closed  atomic.Bool
 
-	// compactMu lets one Compact run at a time.
-	compactMu sync.Mutex
+	// compactMu lets one Compact run at a time; compacting is the
+	// progress of the run it is rewriting, nil when none.
+	compactMu  sync.Mutex
+	compacting atomic.Pointer[CompactProgress]
 
 	// lifeMu orders Close against readers: readers hold it shared while
 	// they touch the index or take segment references.
