@@ -319,7 +319,7 @@ func BenchmarkCompact(b *testing.B) {
 				b.StopTimer()
 				err := r.withDeadStore(context.Background(), dead, func(s *engine.Store) error {
 					b.StartTimer()
-					rep, err := s.Compact(context.Background(), &engine.CompactOptions{MinDeadRatio: 0.01})
+					rep, err := s.Compact(context.Background(), &engine.CompactOptions{MinDeadRatio: 0.01, BytesPerSecond: -1})
 					b.StopTimer()
 					in, out, took = in+rep.BytesBefore, out+rep.BytesAfter, took+rep.Duration
 					return err

@@ -77,7 +77,7 @@ func (r *Runner) compactRow(ctx context.Context, dead int) (Result, error) {
 	err := r.withDeadStore(ctx, dead, func(s *engine.Store) error {
 		w := r.begin()
 		// Every sealed segment: the row measures rewriting at this dead share.
-		rep, err := s.Compact(ctx, &engine.CompactOptions{MinDeadRatio: 0.01})
+		rep, err := s.Compact(ctx, &engine.CompactOptions{MinDeadRatio: 0.01, BytesPerSecond: -1})
 		if err != nil {
 			return fmt.Errorf("W6: %w", err)
 		}
@@ -100,8 +100,9 @@ func humanMB(n int64) string { return fmt.Sprintf("%.1f MB", float64(n)/1e6) }
 // errCompacted stops a Drive once the compaction it runs alongside is done.
 var errCompacted = errors.New("compaction done")
 
-// compactThrottle is the read rate of W6's throttled compaction.
-const compactThrottle = 64 << 20
+// compactThrottle is the read rate of W6's throttled compaction: the
+// engine's default.
+const compactThrottle = engine.DefaultCompactRate
 
 // compactImpact measures FollowWriters durable writers appending to
 // streams of their own on a 90%-dead store, first alone, then while the
@@ -118,13 +119,13 @@ func (r *Runner) compactImpact(ctx context.Context) ([]Result, error) {
 	events := max(c.Events/4, 1000)
 	base := Result{Workload: "W6", Params: params, Durability: engine.SyncEachCommit.String()}
 	var out []Result
-	for _, rate := range []int64{0, compactThrottle} {
+	for _, rate := range []int64{-1, compactThrottle} {
 		during := Result{Workload: "W6", Params: params + " +compact", Durability: engine.SyncEachCommit.String()}
 		if rate > 0 {
-			during.Params += fmt.Sprintf(" %dMB/s", rate>>20)
+			during.Params += fmt.Sprintf(" %dMiB/s", rate>>20)
 		}
 		err := r.withDeadStore(ctx, 90, func(s *engine.Store) error {
-			if rate == 0 {
+			if rate < 0 {
 				dr, err := Drive(DriveSpec{Writers: c.FollowWriters, Events: events, Streams: streams, Cap: c.DurationCap},
 					engineWriter(ctx, s, 1))
 				if err != nil {
@@ -172,7 +173,7 @@ func (r *Runner) withDeadStore(ctx context.Context, dead int, fn func(s *engine.
 }
 
 // appendsDuringCompaction runs durable appends while s compacts (at rate
-// bytes/s, 0: no limit) and stops them when the compaction is done.
+// bytes/s, negative: no limit) and stops them when the compaction is done.
 func (r *Runner) appendsDuringCompaction(ctx context.Context, s *engine.Store, streams []string, events int, rate int64, res *Result) error {
 	c := r.Cfg
 	var done atomic.Bool

@@ -46,7 +46,7 @@ func TestWorkloadsSmall(t *testing.T) {
 		"W1c|C=1|NoSync", "W1c|C=4|NoSync",
 		"S1|C=4, 1 sub|SyncEachCommit", "S2|C=4, 0 subs|SyncEachCommit", "S2|C=4, 5 subs|SyncEachCommit", "L|20x50,b=10|NoSync+Sync", "W2|fwd|-", "W2|bwd|-",
 		"W3|ReadAll(0)|-", "W3|filter users/1|-", "W4|open clean|-", "W5|open after kill|-",
-		"W6|compact 50%|-", "W6|compact 90%|-", "W6|C=4|SyncEachCommit", "W6|C=4 +compact|SyncEachCommit", "W6|C=4 +compact 64MB/s|SyncEachCommit",
+		"W6|compact 50%|-", "W6|compact 90%|-", "W6|C=4|SyncEachCommit", "W6|C=4 +compact|SyncEachCommit", "W6|C=4 +compact 64MiB/s|SyncEachCommit",
 	} {
 		want[k] = true
 	}

@@ -16,7 +16,7 @@ import (
 func runCompact(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("compact", "DIR [--min-dead R] [--rate MB/s]", stderr)
 	minDead := fs.Float64("min-dead", 0.5, "rewrite runs of segments whose share of dead bytes is at least this")
-	rate := fs.Float64("rate", 0, "read the log at most this many MB/s (0: no limit)")
+	rate := fs.Float64("rate", 0, "read the log at most this many MB/s (0: no limit: the store is not in use meanwhile)")
 	dir, err := parseDirArg(fs, args)
 	if err != nil {
 		return err
@@ -36,7 +36,7 @@ func runCompact(args []string, stdout, stderr io.Writer) error {
 	bar := newCompactBar(stderr)
 	rep, err := s.Compact(ctx, &engine.CompactOptions{
 		MinDeadRatio:   *minDead,
-		BytesPerSecond: int64(*rate * 1e6),
+		BytesPerSecond: max(int64(*rate*1e6), -1), // -1: no limit
 		Progress:       bar.update,
 	})
 	bar.finish()
