@@ -9,7 +9,7 @@ import (
 var (
 	flagStates = flag.Int("crash.states", 1000, "random crash states TestRandomCrashStates runs")
 	// flagCompactionStates is the number of states TestCompactionCrashStates runs.
-	flagCompactionStates = flag.Int("crash.compaction-states", 400, "random crash states TestCompactionCrashStates runs")
+	flagCompactionStates = flag.Int("crash.compaction-states", 200, "random crash states TestCompactionCrashStates runs")
 	flagSoak             = flag.Duration("crash.soak", 0, "run random crash states for this long instead of -crash.states of them")
 	flagSeed             = flag.Uint64("crash.seed", 1, "seed of the first random crash state (the others follow it); 0 picks one from the clock")
 )
