@@ -169,8 +169,11 @@ func (s *Store) apply(w commitWork) {
 		s.mu.Lock()
 		for i := range updates {
 			u := &updates[i]
-			// Unless a later append moved the head on already.
-			if h, ok := s.pending[u.stream]; ok && h.tail == u.entry.Tail {
+			// Unless a later append or system record moved the head on
+			// already: the whole entry must match, not only the tail (a
+			// system record keeps the tail but changes Aux and State, and
+			// a stream with system records only has no event tail).
+			if h, ok := s.pending[u.stream]; ok && h.entry() == u.entry {
 				delete(s.pending, u.stream)
 			}
 		}
