@@ -17,6 +17,7 @@ type streamHead struct {
 	tail            uint64 // position of the newest event
 	tailSkip        uint64 // its skip pointer
 	tailSkipVersion uint64
+	tailStamp       int64      // its timestamp: the next events' stamps are not lower
 	hasMeta         bool       // the stream has system records; meta is valid
 	meta            streamMeta // its retention, as of this head
 }
@@ -186,7 +187,7 @@ func (s *Store) appendLocked(stream string, fp hashindex.Fingerprint, expected i
 	if err != nil {
 		return AppendResult{}, 0, err
 	}
-	now = s.stampLocked(now)
+	now = s.stampLocked(now, &head)
 	if ok, err := s.expectLocked(stream, &head, expected); !ok {
 		if err == nil && expected != Any && expected != StreamExists {
 			// Perhaps a retry of an append that succeeded.
@@ -246,7 +247,7 @@ func (s *Store) appendLocked(stream string, fp hashindex.Fingerprint, expected i
 		if err != nil {
 			return AppendResult{}, 0, err
 		}
-		parent.version, parent.tail, parent.tailSkip, parent.tailSkipVersion = rec.Version, pos, rec.Skip, rec.SkipVersion
+		parent.version, parent.tail, parent.tailSkip, parent.tailSkipVersion, parent.tailStamp = rec.Version, pos, rec.Skip, rec.SkipVersion, now
 		pos += uint64(n)
 		dst = dst[n:]
 	}
@@ -263,10 +264,13 @@ func (s *Store) appendLocked(stream string, fp hashindex.Fingerprint, expected i
 	return res, wait, nil
 }
 
-// stampLocked returns the timestamp for records written now: the clock,
-// but never less than the last stamp given.
-func (s *Store) stampLocked(now int64) int64 {
-	now = max(now, s.lastStamp)
+// stampLocked returns the timestamp for records written now to the stream
+// at head: the clock, but never less than the last stamp given since Open,
+// nor than the stamp of the stream's newest event, which carries the order
+// across a reopen after the clock went back (MaxAge relies on the stamps
+// of a stream never going back, see ageCutoff).
+func (s *Store) stampLocked(now int64, head *streamHead) int64 {
+	now = max(now, s.lastStamp, head.tailStamp)
 	s.lastStamp = now
 	return now
 }
@@ -405,7 +409,7 @@ func (s *Store) headLocked(stream string, fp hashindex.Fingerprint) (streamHead,
 		if r.Version != e.Version || isSystem(r.Flags) {
 			return noStreamHead, chainError(src, e.Tail, stream, e.Version, r)
 		}
-		head = streamHead{version: e.Version, tail: e.Tail, tailSkip: r.Skip, tailSkipVersion: r.SkipVersion}
+		head = streamHead{version: e.Version, tail: e.Tail, tailSkip: r.Skip, tailSkipVersion: r.SkipVersion, tailStamp: r.Timestamp}
 	}
 	if e.Aux != 0 {
 		m, ok := s.meta.get(stream)

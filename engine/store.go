@@ -82,8 +82,9 @@ type Store struct {
 	// the compaction running, per stream (see retentionCheckpoint).
 	sysGen uint64
 	floors map[string]int64
-	// lastStamp is the newest record timestamp: stamps never go back, so
-	// that MaxAge hides a prefix of every stream (see ageCutoff).
+	// lastStamp is the newest record timestamp given since Open: stamps
+	// never go back, so that MaxAge hides a prefix of every stream (see
+	// ageCutoff); stampLocked also keeps a stream's order across reopens.
 	lastStamp int64
 
 	// syncMu serialises msync calls and guards synced and writing.

@@ -125,7 +125,7 @@ func (s *Store) systemLocked(stream string, fp hashindex.Fingerprint, expected i
 		}
 		return 0, err
 	}
-	now = s.stampLocked(now)
+	now = s.stampLocked(now, &head)
 	md := mdFor(&head)
 	if head.hasMeta && head.version >= 0 {
 		// What the old retention hides stays hidden: compaction may have

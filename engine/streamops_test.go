@@ -425,3 +425,47 @@ func TestSubscribeSkipsHiddenEvents(t *testing.T) {
 		t.Fatalf("stream subscription delivered %v, want %v", got, want)
 	}
 }
+
+// TestStampsNeverGoBackAcrossReopen: a stream's stamps stay in order when
+// the clock went back while the store was closed (or crashed), so that
+// MaxAge still hides a prefix of it. The stamp of a stream's newest event
+// is found again at its tail, whichever way the index was opened.
+func TestStampsNeverGoBackAcrossReopen(t *testing.T) {
+	var clock int64 = 2_000_000
+	restore := stampClock
+	stampClock = func() int64 { return clock }
+	defer func() { stampClock = restore }()
+
+	dir := t.TempDir()
+	s := openT(t, dir, nil)
+	version := int64(-1)
+	for round, reopen := range []string{"crash", "clean", "rebuild"} {
+		for range 5 {
+			version = appendT(t, s, "clocked", version, ev("e")).LastVersion
+			clock += 10
+		}
+		switch reopen {
+		case "crash":
+			s.crashForTest()
+		default:
+			closeT(t, s)
+			if reopen == "rebuild" {
+				if err := os.Remove(filepath.Join(dir, indexName)); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		clock -= 1000 // the clock goes back while the store is closed
+		s = openT(t, dir, nil)
+		res := appendT(t, s, "clocked", version, ev("after "+reopen))
+		version = res.LastVersion
+		var last int64
+		for _, e := range collect(t, s.ReadStream("clocked", 0, Forward)) {
+			if ts := e.Time.UnixNano(); ts < last {
+				t.Fatalf("round %d, after %s reopen: version %d stamped %d, before the %d of an older event", round, reopen, e.Version, ts, last)
+			}
+			last = e.Time.UnixNano()
+		}
+	}
+	closeT(t, s)
+}
