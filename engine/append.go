@@ -279,8 +279,10 @@ func (s *Store) stampLocked(now int64, head *streamHead) int64 {
 // nil error is a mismatch. A tombstoned stream fails with ErrStreamDeleted.
 //
 // After DeleteStream (or with TruncateBefore set past the newest event)
-// the stream reads as empty: NoStream matches it, StreamExists does not,
-// and the next event continues the old version numbers.
+// the stream reads as empty: NoStream matches it, StreamExists and the
+// version it had before do not (a writer that read the stream before it
+// was deleted must not revive it unknowingly), and the next event
+// continues the old version numbers.
 func (s *Store) expectLocked(stream string, head *streamHead, expected int64) (bool, error) {
 	if head.hasMeta && head.meta.tombstoned {
 		return false, fmt.Errorf("%w: %q", ErrStreamDeleted, stream)
@@ -293,7 +295,7 @@ func (s *Store) expectLocked(stream string, head *streamHead, expected int64) (b
 	case StreamExists:
 		return head.version >= max(head.truncateBefore(), 0), nil
 	}
-	return expected == head.version, nil
+	return expected == head.visibleVersion(), nil
 }
 
 // pendingWrite is space reserved for records at the log end: in the stage

@@ -278,7 +278,8 @@ func (m *model) randomExpected(rng *rand.Rand, stream string) (int64, bool) {
 	cur, tb := m.version(stream), m.meta[stream].TruncateBefore
 	switch k := rng.IntN(10); {
 	case k < 4:
-		return cur, true
+		// The version a deleted stream had matches no more.
+		return cur, cur == NoStream || cur >= tb
 	case k < 6:
 		return Any, true
 	case k < 7:

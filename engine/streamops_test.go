@@ -135,6 +135,15 @@ func TestDeleteStream(t *testing.T) {
 			if _, err := s.Append(bg, "a", StreamExists, ev("3")); !errors.As(err, &we) || we.Actual != NoStream {
 				t.Fatalf("StreamExists on a deleted stream: %v", err)
 			}
+			// Neither does the version the stream had when it was
+			// deleted: a writer that read the stream before the delete
+			// must not revive it unknowingly (a lost update).
+			if _, err := s.Append(bg, "a", 2, ev("3")); !errors.As(err, &we) || we.Actual != NoStream {
+				t.Fatalf("the old last version on a deleted stream: %v", err)
+			}
+			if err := s.DeleteStream(bg, "a", 2); !errors.As(err, &we) || we.Actual != NoStream {
+				t.Fatalf("deleting again with the old last version: %v", err)
+			}
 			res := appendT(t, s, "a", NoStream, evID(7, "3"), evID(8, "4"))
 			if res.FirstVersion != 3 || res.LastVersion != 4 {
 				t.Fatalf("append after delete: %+v", res)
