@@ -120,7 +120,7 @@ func (s *Store) Compact(ctx context.Context, opts *CompactOptions) (rep CompactR
 	}
 
 	defer func() { rep.Duration = time.Since(start) }()
-	cp, keep, err := s.retentionCheckpoint()
+	cp, keep, err := s.retentionCheckpoint(ctx)
 	if err != nil || keep == nil {
 		return rep, err // nil keep: no stream has retention, nothing is dead
 	}
@@ -279,32 +279,55 @@ func (s *Store) swapIn(run []*segmentFile, res compaction.Result) error {
 
 // retentionCheckpoint checkpoints the index and takes the retention
 // snapshot compaction decides by, and returns both. The snapshot must
-// agree with every system record: those written before it are committed
-// first (checkpointAll), and if one is written while it is taken (sysGen
-// moved), it is taken again. Its cutoffs are then published (floors),
-// under s.mu, so that a metadata change from then on keeps hidden what
-// this compaction may remove, however it loosens retention.
-func (s *Store) retentionCheckpoint() (uint64, compaction.Keep, error) {
-	for {
+// agree with every system record. Those written before it are committed
+// first (checkpointAll). Those written while it is taken are noted
+// (s.touched): their streams are left out of it, so compaction keeps all
+// of them this time, which is always safe. Its cutoffs are then published
+// (floors), under s.mu, so that a metadata change from then on keeps
+// hidden what this compaction may remove, however it loosens retention.
+// It takes one pass however busy writers are.
+func (s *Store) retentionCheckpoint(ctx context.Context) (uint64, compaction.Keep, error) {
+	s.mu.Lock()
+	s.touched = make(map[string]struct{})
+	s.mu.Unlock()
+	stopNoting := func() map[string]struct{} {
 		s.mu.Lock()
-		gen := s.sysGen
-		s.mu.Unlock()
-		cp, err := s.checkpointAll()
-		if err != nil {
-			return 0, nil, err
-		}
-		keep, floors, err := s.retentionSnapshot()
-		if err != nil || keep == nil {
-			return cp, nil, err
-		}
-		s.mu.Lock()
-		if s.sysGen == gen {
-			s.floors = floors
-			s.mu.Unlock()
-			return cp, keep, nil
-		}
-		s.mu.Unlock()
+		defer s.mu.Unlock()
+		t := s.touched
+		s.touched = nil
+		return t
 	}
+	cp, err := s.checkpointAll()
+	if err != nil {
+		stopNoting()
+		return 0, nil, err
+	}
+	snap, err := s.retentionSnapshot(ctx)
+	if err != nil || snap == nil {
+		stopNoting()
+		return cp, nil, err
+	}
+	floors := make(map[string]int64, len(snap))
+	s.mu.Lock()
+	for stream := range s.touched {
+		delete(snap, stream)
+	}
+	s.touched = nil
+	for stream, k := range snap {
+		floors[stream] = k.cutoff
+	}
+	s.floors = floors
+	s.mu.Unlock()
+	return cp, func(r *segment.Record) bool {
+		k, ok := snap[string(r.Stream)]
+		switch {
+		case !ok:
+			return true
+		case isSystem(r.Flags):
+			return r.Position == k.sys
+		}
+		return r.Version >= k.cutoff || r.Position == k.tail
+	}, nil
 }
 
 // unpublishFloors drops the floors of a compaction that is over: the
@@ -323,13 +346,18 @@ type retained struct {
 	tail   uint64 // the newest event stays
 }
 
-// retentionSnapshot returns compaction's keep predicate as of now, or nil
-// when no stream has retention (then nothing is dead). Retention only
-// ever hides more as time goes on (see SetStreamMetadata), so what it
-// drops stays hidden; streams given retention later keep everything.
-func (s *Store) retentionSnapshot() (compaction.Keep, map[string]int64, error) {
+// testHookRetentionSnapshot, when set, runs while the retention snapshot
+// is taken, between reading the metadata table and the index.
+var testHookRetentionSnapshot func()
+
+// retentionSnapshot returns what compaction keeps of each stream with
+// retention as of now, or nil when no stream has retention (then nothing
+// is dead). Retention only ever hides more as time goes on (see
+// SetStreamMetadata), so what it drops stays hidden; streams given
+// retention later keep everything.
+func (s *Store) retentionSnapshot(ctx context.Context) (map[string]retained, error) {
 	if s.meta.n.Load() == 0 {
-		return nil, nil, nil
+		return nil, nil
 	}
 	s.meta.mu.RLock()
 	metas := make(map[string]streamMeta, len(s.meta.m))
@@ -337,12 +365,21 @@ func (s *Store) retentionSnapshot() (compaction.Keep, map[string]int64, error) {
 		metas[stream] = *m
 	}
 	s.meta.mu.RUnlock()
+	if testHookRetentionSnapshot != nil {
+		testHookRetentionSnapshot()
+	}
 	now := stampClock()
 	snap := make(map[string]retained, len(metas))
 	v := readView{s: s, walk: true}
 	defer v.close()
 	err := mmapfile.Guard(func() error {
+		n := 0
 		for stream, m := range metas {
+			if n++; n%1024 == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
 			r, err := s.retainedOf(&v, stream, &m, now)
 			if err != nil {
 				return err
@@ -352,22 +389,9 @@ func (s *Store) retentionSnapshot() (compaction.Keep, map[string]int64, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	floors := make(map[string]int64, len(snap))
-	for stream, k := range snap {
-		floors[stream] = k.cutoff
-	}
-	return func(r *segment.Record) bool {
-		k, ok := snap[string(r.Stream)]
-		switch {
-		case !ok:
-			return true
-		case isSystem(r.Flags):
-			return r.Position == k.sys
-		}
-		return r.Version >= k.cutoff || r.Position == k.tail
-	}, floors, nil
+	return snap, nil
 }
 
 // retainedOf works out what compaction keeps of stream, whose retention

@@ -379,3 +379,83 @@ func TestCloseDuringCompact(t *testing.T) {
 		})
 	}
 }
+
+// TestCompactSnapshotRacesAMetadataChange: a metadata change written while
+// compaction takes its retention snapshot may loosen retention (dropping
+// MaxAge keeps hidden only what MaxAge hid at its own time, earlier than the
+// snapshot's); compaction must not remove what readers see after it. The
+// stream's events are all kept this time.
+func TestCompactSnapshotRacesAMetadataChange(t *testing.T) {
+	var clock int64 = 1_000_000
+	restoreClock := stampClock
+	stampClock = func() int64 { return clock }
+	defer func() { stampClock = restoreClock }()
+
+	s := openT(t, t.TempDir(), &Options{SegmentSize: 64 << 10})
+	defer func() { _ = s.Close() }()
+	data := strings.Repeat("x", 200)
+	for i := range 100 {
+		appendT(t, s, "aged", int64(i)-1, ev(data)) // stamped 1_000_000 + 10 i
+		clock += 10
+	}
+	// Now 1_001_000: MaxAge 800 hides versions 0..20.
+	if err := s.SetStreamMetadata(bg, "aged", StreamMetadata{MaxAge: 800}); err != nil {
+		t.Fatal(err)
+	}
+	for range 400 {
+		appendT(t, s, "filler", Any, ev(data)) // seal what "aged" wrote
+	}
+	testHookRetentionSnapshot = func() {
+		testHookRetentionSnapshot = nil
+		// Dropping MaxAge now keeps 0..20 hidden for good (TruncateBefore
+		// 21); then time passes, and MaxAge as the snapshot knows it
+		// would hide up to version 50.
+		if err := s.SetStreamMetadata(bg, "aged", StreamMetadata{}); err != nil {
+			t.Error(err)
+		}
+		clock += 300
+	}
+	defer func() { testHookRetentionSnapshot = nil }()
+	before := collect(t, s.ReadStream("aged", 0, Forward))
+	if _, err := s.Compact(bg, &CompactOptions{MinDeadRatio: 0.01, BytesPerSecond: -1}); err != nil {
+		t.Fatal(err)
+	}
+	if testHookRetentionSnapshot != nil {
+		t.Fatal("the snapshot hook did not run")
+	}
+	after := collect(t, s.ReadStream("aged", 0, Forward))
+	if len(after) != len(before) || len(after) != 79 {
+		t.Fatalf("after compaction %d events of the stream, before %d (want 79: versions 21..99)", len(after), len(before))
+	}
+	for i := range after {
+		if err := sameEvent(after[i], before[i]); err != nil {
+			t.Fatalf("event %d: %v", i, err)
+		}
+	}
+}
+
+// TestCompactSnapshotCancelled: the retention snapshot, which visits every
+// stream with retention, stops when the context ends.
+func TestCompactSnapshotCancelled(t *testing.T) {
+	s := openT(t, t.TempDir(), &Options{Durability: NoSync})
+	defer func() { _ = s.Close() }()
+	for i := range 3000 {
+		if err := s.SetStreamMetadata(bg, fmt.Sprintf("s-%d", i), StreamMetadata{MaxCount: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(bg)
+	defer cancel()
+	testHookRetentionSnapshot = func() { cancel() }
+	defer func() { testHookRetentionSnapshot = nil }()
+	_, err := s.Compact(ctx, nil)
+	wantErrIs(t, err, context.Canceled)
+	if st := s.Stats(); st.Compacting != nil {
+		t.Fatalf("a cancelled compaction still shows as running: %+v", st.Compacting)
+	}
+	// The store goes on, and the next compaction runs.
+	testHookRetentionSnapshot = nil
+	if _, err := s.Compact(bg, nil); err != nil {
+		t.Fatal(err)
+	}
+}

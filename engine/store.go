@@ -78,10 +78,12 @@ type Store struct {
 	spareAsked bool
 	scan       segment.Record // scratch for decoding on the write path
 	reserved   pendingWrite   // the append in progress (reserveLocked)
-	// sysGen counts system records written; floors are the cutoffs of
-	// the compaction running, per stream (see retentionCheckpoint).
-	sysGen uint64
-	floors map[string]int64
+	// touched, while not nil, collects the streams given system records
+	// while a compaction takes its retention snapshot; floors are the
+	// cutoffs of the compaction running, per stream (see
+	// retentionCheckpoint).
+	touched map[string]struct{}
+	floors  map[string]int64
 	// lastStamp is the newest record timestamp given since Open: stamps
 	// never go back, so that MaxAge hides a prefix of every stream (see
 	// ageCutoff); stampLocked also keeps a stream's order across reopens.

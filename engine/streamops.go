@@ -140,7 +140,9 @@ func (s *Store) systemLocked(stream string, fp hashindex.Fingerprint, expected i
 		// A compaction running now may remove the events below floor.
 		md.TruncateBefore = max(md.TruncateBefore, floor)
 	}
-	s.sysGen++
+	if s.touched != nil {
+		s.touched[stream] = struct{}{}
+	}
 	typ := typeMetadata
 	switch flag {
 	case segment.FlagDeleted:
