@@ -196,11 +196,12 @@ func readStream(s *engine.Store, name string, dir engine.Direction) ([]logEntry,
 	return out, nil
 }
 
-// checkDeleted checks a stream of appends and deletes (recovered events
-// got, in log order): what it reads as — its events, its version — must be
-// what some prefix of its operations leaves that holds every operation
-// promised to survive. Log order is issue order for one stream, and a crash
-// cuts a suffix of the log. It returns the acknowledged events it checked.
+// checkDeleted checks a stream of appends, deletes and MaxCount changes
+// (recovered events got, in log order): what it reads as — its events, its
+// version — must be what some prefix of its operations leaves that holds
+// every operation promised to survive. Log order is issue order for one
+// stream, and a crash cuts a suffix of the log. It returns the acknowledged
+// events it checked.
 func (m *model) checkDeleted(s *engine.Store, st *stream, got []engine.RecordedEvent, t *tally) int {
 	need := 0
 	for i, b := range st.batches {
@@ -226,25 +227,9 @@ func (m *model) checkDeleted(s *engine.Store, st *stream, got []engine.RecordedE
 		return 0
 	}
 	for n := need; n <= len(st.batches); n++ {
-		var visible [][16]byte
-		last, deleted := int64(-1), false
-		for _, b := range st.batches[:n] {
-			if b.deletes {
-				visible, deleted = visible[:0], true
-				continue
-			}
-			for _, e := range b.events {
-				visible = append(visible, e.ID)
-				last++
-			}
-			deleted = false
-		}
-		want := last
-		if deleted {
-			want = engine.NoStream
-		}
-		if v == want && slices.Equal(ids(got), visible) {
-			return len(visible)
+		r := replayDeletes(st.batches[:n])
+		if v == r.version() && slices.Equal(ids(got), r.visible()) {
+			return len(r.visible())
 		}
 	}
 	t.lost++
@@ -262,4 +247,58 @@ func collectStream(s *engine.Store, name string) ([]engine.RecordedEvent, error)
 		out = append(out, e)
 	}
 	return out, nil
+}
+
+// deleteModel is what a stream of appends, deletes and MaxCount changes
+// reads as, by the engine's rules: a delete raises TruncateBefore past the
+// newest event and keeps MaxCount; a metadata change replaces MaxCount and
+// keeps hidden what the old retention hid (its cutoff becomes the new
+// TruncateBefore); versions go on across deletes.
+type deleteModel struct {
+	events         [][16]byte // every event, by version
+	truncateBefore int64
+	maxCount       int64
+}
+
+func replayDeletes(ops []*batch) *deleteModel {
+	r := &deleteModel{}
+	for _, b := range ops {
+		last := int64(len(r.events)) - 1
+		switch {
+		case b.deletes:
+			r.truncateBefore = max(r.truncateBefore, r.cutoff(), last+1)
+		case b.setsMaxCount:
+			cut := int64(0)
+			if last >= 0 {
+				cut = r.cutoff()
+			}
+			r.truncateBefore, r.maxCount = cut, b.maxCount
+		default:
+			for _, e := range b.events {
+				r.events = append(r.events, e.ID)
+			}
+		}
+	}
+	return r
+}
+
+// cutoff is the lowest version readers see.
+func (r *deleteModel) cutoff() int64 {
+	cut := r.truncateBefore
+	if r.maxCount > 0 {
+		cut = max(cut, int64(len(r.events))-r.maxCount)
+	}
+	return cut
+}
+
+func (r *deleteModel) visible() [][16]byte {
+	return r.events[min(r.cutoff(), int64(len(r.events))):]
+}
+
+// version is what StreamVersion returns.
+func (r *deleteModel) version() int64 {
+	if last := int64(len(r.events)) - 1; last >= r.truncateBefore {
+		return last
+	}
+	return engine.NoStream
 }

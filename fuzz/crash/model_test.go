@@ -27,6 +27,10 @@ type batch struct {
 	seq    int64               // when acked: the how-manieth acknowledgement of the state
 	// deletes: a DeleteStream, not an append (events is empty).
 	deletes bool
+	// setsMaxCount: a SetStreamMetadata with MaxCount maxCount (0 for
+	// none), not an append (events is empty).
+	setsMaxCount bool
+	maxCount     int64
 }
 
 // stream is one stream of the model. Each is written by one worker only,

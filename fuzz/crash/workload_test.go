@@ -154,12 +154,24 @@ func (wk *worker) appendTo(st *stream) bool {
 	return wk.failed("Append", err)
 }
 
-// deleteOrAppend appends an event to the worker's delete stream or
-// deletes it (soft): after recovery the stream must read as after some
-// prefix of these operations that holds every promised one.
+// deleteOrAppend appends an event to the worker's delete stream, deletes
+// it (soft) or sets its MaxCount: after recovery the stream must read as
+// after some prefix of these operations that holds every promised one.
 func (wk *worker) deleteOrAppend() bool {
 	st := wk.del
-	if wk.rng.IntN(2) == 0 {
+	switch wk.rng.IntN(4) {
+	case 0:
+		b := &batch{setsMaxCount: true, maxCount: int64(wk.rng.IntN(4))}
+		err := wk.s.SetStreamMetadata(bg, st.name, engine.StreamMetadata{MaxCount: b.maxCount})
+		if err != nil {
+			b.status = maybe
+			st.batches = append(st.batches, b)
+			return wk.failed("SetStreamMetadata", err)
+		}
+		wk.m.ack(b, engine.AppendResult{})
+		st.batches = append(st.batches, b)
+		return true
+	case 1, 2:
 		b := &batch{events: wk.events(st.name)[:1]}
 		wasFailed := wk.m.failed.Load()
 		res, err := wk.s.Append(bg, st.name, engine.Any, b.events...)
