@@ -47,8 +47,12 @@ type Options struct {
 type Phase int
 
 const (
+	// Surveying: Measure of every candidate segment, before Plan chooses
+	// the runs to rewrite. Only callers that survey report it (engine's
+	// Compact does); Rewrite goes through the phases below.
+	Surveying Phase = iota
 	// Measuring: reading every record and asking the keep predicate.
-	Measuring Phase = iota
+	Measuring
 	// Copying: writing the kept records into the new file.
 	Copying
 	// Swapping: syncing the new file, renaming it into place, removing
@@ -60,6 +64,8 @@ const (
 
 func (p Phase) String() string {
 	switch p {
+	case Surveying:
+		return "surveying"
 	case Measuring:
 		return "measuring"
 	case Copying:

@@ -24,8 +24,10 @@ type CompactOptions struct {
 	// 16 durable writers; at DefaultCompactRate it raised it by a third
 	// (spool bench, W6).
 	BytesPerSecond int64
-	// Progress, when set, is called as each run of segments is measured,
-	// copied and swapped in. It must not block for long.
+	// Progress, when set, is called as the sealed segments are surveyed
+	// (at least once per segment and per MiB read) and as each run of
+	// segments is measured, copied and swapped in. It must not block for
+	// long; it may cancel the context.
 	Progress func(CompactProgress)
 }
 
@@ -33,13 +35,15 @@ type CompactOptions struct {
 // otherwise: 64 MiB/s.
 const DefaultCompactRate = 64 << 20
 
-// CompactProgress tells how far the rewrite of one run of segments got;
-// each run goes through the phases CompactMeasuring, CompactCopying,
+// CompactProgress tells how far a Compact got: first CompactSurveying,
+// over every sealed segment (Segments is their number), then for each run
+// of segments it rewrites the phases CompactMeasuring, CompactCopying,
 // CompactSwapping and CompactDone.
 type CompactProgress = compaction.Progress
 
-// The phases of a run's rewrite.
+// The phases of a Compact.
 const (
+	CompactSurveying = compaction.Surveying
 	CompactMeasuring = compaction.Measuring
 	CompactCopying   = compaction.Copying
 	CompactSwapping  = compaction.Swapping
@@ -70,7 +74,7 @@ type CompactReport struct {
 // the store closes, leaving every segment it had not yet swapped as it
 // was; a crash at any point leaves either the old segments or their
 // replacement (Open finishes or rolls back an interrupted swap). One
-// Compact runs at a time; a second waits.
+// Compact runs at a time; a second waits for it, or until its ctx ends.
 //
 // What compaction keeps of a stream whose events are hidden: its newest
 // system record, and its newest event, which the index points at and the
@@ -100,8 +104,14 @@ func (s *Store) Compact(ctx context.Context, opts *CompactOptions) (rep CompactR
 	if err := s.usable(); err != nil {
 		return rep, err
 	}
-	s.compactMu.Lock()
-	defer s.compactMu.Unlock()
+	select {
+	case s.compactSlot <- struct{}{}:
+	case <-ctx.Done():
+		return rep, ctx.Err()
+	case <-s.stop:
+		return rep, ErrClosed
+	}
+	defer func() { <-s.compactSlot }()
 	defer s.compacting.Store(nil)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -136,17 +146,9 @@ func (s *Store) Compact(ctx context.Context, opts *CompactOptions) (rep CompactR
 		sealed = append(sealed, f)
 	}
 	rep.Segments = len(sealed)
-	stats := make([]compaction.SegmentStats, len(sealed))
-	for i, f := range sealed {
-		src, release, err := s.compactionSource(f)
-		if err != nil {
-			return rep, err
-		}
-		stats[i], err = compaction.Measure(ctx, src, keep, &compaction.Options{BytesPerSecond: o.BytesPerSecond})
-		release()
-		if err != nil {
-			return rep, err
-		}
+	stats, err := s.survey(ctx, sealed, keep, o.BytesPerSecond, progress)
+	if err != nil {
+		return rep, err
 	}
 	runs, err := compaction.Plan(stats, copts)
 	if err != nil {
@@ -159,6 +161,38 @@ func (s *Store) Compact(ctx context.Context, opts *CompactOptions) (rep CompactR
 	}
 	s.stats.compactions.Add(1)
 	return rep, nil
+}
+
+// survey measures the dead bytes of every sealed segment, for Plan,
+// reporting its progress as CompactSurveying.
+func (s *Store) survey(ctx context.Context, sealed []*segmentFile, keep compaction.Keep, rate int64, progress func(CompactProgress)) ([]compaction.SegmentStats, error) {
+	stats := make([]compaction.SegmentStats, len(sealed))
+	total := CompactProgress{Phase: CompactSurveying, Segments: len(sealed)}
+	progress(total)
+	for i, f := range sealed {
+		src, release, err := s.compactionSource(f)
+		if err != nil {
+			return nil, err
+		}
+		done := total
+		stats[i], err = compaction.Measure(ctx, src, keep, &compaction.Options{
+			BytesPerSecond: rate,
+			Progress: func(p compaction.Progress) {
+				progress(CompactProgress{Phase: CompactSurveying, Segments: len(sealed), SegmentsDone: i,
+					BytesRead: done.BytesRead + p.BytesRead, Kept: done.Kept + p.Kept, Dropped: done.Dropped + p.Dropped})
+			},
+		})
+		release()
+		if err != nil {
+			return nil, err
+		}
+		total.SegmentsDone = i + 1
+		total.BytesRead += stats[i].Bytes
+		total.Kept += stats[i].LiveRecords
+		total.Dropped += stats[i].Records - stats[i].LiveRecords
+		progress(total)
+	}
+	return stats, nil
 }
 
 // checkpointAll makes the log durable and checkpoints the index through

@@ -107,14 +107,23 @@ func TestCompactReclaimsSpaceAndKeepsWhatIsLive(t *testing.T) {
 	sizeBefore := dirSegmentBytes(t, dir)
 
 	var progress, inStats int
+	var surveyed CompactProgress
 	rep, err := s.Compact(bg, &CompactOptions{Progress: func(p CompactProgress) {
 		progress++
 		if c := s.Stats().Compacting; c != nil && *c == p {
 			inStats++
 		}
+		if p.Phase == CompactSurveying {
+			surveyed = p
+		}
 	}})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The survey reports every sealed segment, and saw 90% of the events
+	// of the test's streams dead.
+	if surveyed.Segments != rep.Segments || surveyed.SegmentsDone != rep.Segments || surveyed.Dropped < rep.Dropped || surveyed.BytesRead == 0 {
+		t.Fatalf("last survey report %+v; report %+v", surveyed, rep)
 	}
 	t.Logf("%+v; segment bytes %d -> %d", rep, sizeBefore, dirSegmentBytes(t, dir))
 	if rep.Rewritten == 0 || rep.Dropped == 0 || progress == 0 {
@@ -333,7 +342,12 @@ func TestCompactCancelled(t *testing.T) {
 	defer func() { _ = s.Close() }()
 	want := viewOf(t, s, streams)
 	ctx, cancel := context.WithCancel(bg)
-	_, err := s.Compact(ctx, &CompactOptions{Progress: func(CompactProgress) { cancel() }})
+	// Cancelled while copying the first run, after the survey.
+	_, err := s.Compact(ctx, &CompactOptions{Progress: func(p CompactProgress) {
+		if p.Phase == CompactCopying {
+			cancel()
+		}
+	}})
 	wantErrIs(t, err, context.Canceled)
 	sameView(t, "after a cancelled Compact", viewOf(t, s, streams), want)
 	names, _ := os.ReadDir(dir)
@@ -456,6 +470,36 @@ func TestCompactSnapshotCancelled(t *testing.T) {
 	// The store goes on, and the next compaction runs.
 	testHookRetentionSnapshot = nil
 	if _, err := s.Compact(bg, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCompactWaitsForTheRunningOne: a second Compact waits for the one
+// running, and gives up when its context ends.
+func TestCompactWaitsForTheRunningOne(t *testing.T) {
+	s, _ := deadStore(t, t.TempDir(), &Options{SegmentSize: 64 << 10})
+	defer func() { _ = s.Close() }()
+	ctx, cancel := context.WithCancel(bg)
+	defer cancel()
+	first := make(chan error, 1)
+	go func() {
+		_, err := s.Compact(ctx, &CompactOptions{BytesPerSecond: 16 << 10})
+		first <- err
+	}()
+	for s.Stats().Compacting == nil {
+		select {
+		case err := <-first:
+			t.Fatalf("the slow compaction ended early: %v", err)
+		case <-time.After(time.Millisecond):
+		}
+	}
+	short, cancelShort := context.WithTimeout(bg, 50*time.Millisecond)
+	defer cancelShort()
+	_, err := s.Compact(short, nil)
+	wantErrIs(t, err, context.DeadlineExceeded)
+	cancel()
+	wantErrIs(t, <-first, context.Canceled)
+	if _, err := s.Compact(bg, &CompactOptions{BytesPerSecond: -1}); err != nil {
 		t.Fatal(err)
 	}
 }

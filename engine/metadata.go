@@ -13,10 +13,12 @@ import (
 // subscriptions at once, and compaction removes them from the disk later.
 // The zero value keeps everything.
 //
-// Retention only ever hides a prefix of a stream's versions (TruncateBefore
-// and MaxCount), or events by age (MaxAge). Loosening it again shows hidden
-// events only until compaction removed them: removed events never come
-// back.
+// Retention only ever hides a prefix of a stream's versions: below
+// TruncateBefore, all but the newest MaxCount, those stamped longer than
+// MaxAge ago (stamps never go back within a stream). Hiding is for good:
+// a later SetStreamMetadata or DeleteStream raises TruncateBefore past what
+// the old retention hid, so loosening retention never shows hidden events
+// again, whether or not compaction removed them yet.
 type StreamMetadata struct {
 	// MaxCount keeps the newest MaxCount events; 0 keeps all.
 	MaxCount int64

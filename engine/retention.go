@@ -125,8 +125,8 @@ func (t *metaTable) put(stream string, m streamMeta) {
 }
 
 // setLast records a committed event of stream, if it has an entry. The
-// caller knows it has (its index entry has an aux word), so the write lock
-// is taken only for streams with metadata.
+// caller calls it only for streams whose index entry has an aux word, so
+// appends to streams without metadata never take the write lock.
 func (t *metaTable) setLast(stream string, last int64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()

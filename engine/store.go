@@ -47,10 +47,12 @@ type Store struct {
 	failure atomic.Pointer[error]
 	closed  atomic.Bool
 
-	// compactMu lets one Compact run at a time; compacting is the
-	// progress of the run it is rewriting, nil when none.
-	compactMu  sync.Mutex
-	compacting atomic.Pointer[CompactProgress]
+	// compactSlot lets one Compact run at a time (holding its one slot);
+	// a channel, so that a Compact waiting for it can give up with its
+	// context. compacting is the progress of the run it is rewriting, nil
+	// when none.
+	compactSlot chan struct{}
+	compacting  atomic.Pointer[CompactProgress]
 
 	// lifeMu orders Close against readers: readers hold it shared while
 	// they touch the index or take segment references.
@@ -154,6 +156,7 @@ func Open(dir string, opts *Options) (*Store, error) {
 		fs:          fs,
 		lock:        lock,
 		pending:     make(map[string]streamHead),
+		compactSlot: make(chan struct{}, 1),
 		staging:     o.Durability == SyncEachCommit && !o.MappedWrites,
 		kick:        make(chan struct{}, 1),
 		stop:        make(chan struct{}),

@@ -85,18 +85,26 @@ type compactBar struct {
 	phase engine.CompactProgress
 	drawn bool
 	runs  int
+	// started: a first update came (changed phases are printed on
+	// their own line when the output is not a terminal).
+	started bool
 }
 
 func newCompactBar(w io.Writer) *compactBar { return &compactBar{w: w, tty: isTerminal(w)} }
 
 func (b *compactBar) update(p engine.CompactProgress) {
-	changed := b.runs == 0 || p.Phase != b.phase.Phase
+	changed := !b.started || p.Phase != b.phase.Phase
+	b.started = true
 	if changed && p.Phase == engine.CompactMeasuring {
 		b.runs++ // the first phase of the next run
 	}
 	b.phase = p
 	line := fmt.Sprintf("run %d: %s %d/%d segments, %s read, %s written, %d records kept, %d dropped",
 		b.runs, p.Phase, p.SegmentsDone, p.Segments, humanBytes(p.BytesRead), humanBytes(p.BytesWritten), p.Kept, p.Dropped)
+	if p.Phase == engine.CompactSurveying {
+		line = fmt.Sprintf("surveying %d/%d sealed segments, %s read, %d records live, %d dead",
+			p.SegmentsDone, p.Segments, humanBytes(p.BytesRead), p.Kept, p.Dropped)
+	}
 	if b.tty {
 		if time.Since(b.last) < 100*time.Millisecond && !changed {
 			return

@@ -110,7 +110,8 @@ func TestCompact(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, o, e := runCmd("compact", dir)
-	if code != 0 || !strings.Contains(o, "segments rewritten:") || !strings.Contains(o, "dropped") || !strings.Contains(e, "run 1: measuring") {
+	if code != 0 || !strings.Contains(o, "segments rewritten:") || !strings.Contains(o, "dropped") || !strings.Contains(e, "run 1: measuring") ||
+		strings.Count(e, "surveying") != 1 || !strings.Contains(e, "surveying 0/") {
 		t.Fatalf("compact: %d\n%s\n%s", code, o, e)
 	}
 	var kept, dropped int
