@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/spooldb/spool/recovery"
 	"github.com/spooldb/spool/segment"
 )
 
@@ -501,5 +503,106 @@ func TestCompactWaitsForTheRunningOne(t *testing.T) {
 	wantErrIs(t, <-first, context.Canceled)
 	if _, err := s.Compact(bg, &CompactOptions{BytesPerSecond: -1}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRemovedRecordOfAStreamWithoutRetention: compaction removes records
+// only of streams with retention, so a back-pointer of any other stream
+// into a removed part of a compacted segment is corruption, not the end
+// of what retention kept: the read must say so rather than end early.
+func TestRemovedRecordOfAStreamWithoutRetention(t *testing.T) {
+	dir := t.TempDir()
+	s, _ := deadStore(t, dir, &Options{SegmentSize: 64 << 10})
+	live := collect(t, s.ReadAll(0))
+	var removed []uint64
+	for _, pos := range allRecords(t, s) {
+		if !slices.ContainsFunc(live, func(x RecordedEvent) bool { return x.Position == pos }) {
+			removed = append(removed, pos)
+		}
+	}
+	if _, err := s.Compact(bg, &CompactOptions{BytesPerSecond: -1}); err != nil {
+		t.Fatal(err)
+	}
+	// s-9 has no retention; point its version 20 back at a removed record.
+	events := collect(t, s.ReadStream("s-9", 0, Forward))
+	target := events[20]
+	f := s.segs.Load().find(target.Position)
+	if f == nil || !f.compacted {
+		t.Fatalf("version 20 of s-9 is not in a compacted segment")
+	}
+	m, err := s.maps.acquire(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	off, ok := m.find(target.Position)
+	if !ok {
+		t.Fatal("kept record not found in its compacted segment")
+	}
+	var r segment.Record
+	n, err := segment.Decode(m.data, off, target.Position, &r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(removed, func(p uint64) bool { return p >= f.base && p < target.Position })
+	if i < 0 {
+		t.Fatal("no removed record before version 20 in its segment")
+	}
+	r.Prev, r.Skip = removed[i], segment.NoPosition
+	buf := make([]byte, n)
+	if _, err := segment.Encode(buf, &r); err != nil {
+		t.Fatal(err)
+	}
+	m.release()
+	closeT(t, s)
+	fh, err := os.OpenFile(filepath.Join(dir, f.name), os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fh.WriteAt(buf, off); err != nil {
+		t.Fatal(err)
+	}
+	if err := fh.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s = openT(t, dir, nil)
+	for _, dir := range []Direction{Backward, Forward} {
+		from := int64(End)
+		if dir == Forward {
+			from = 0
+		}
+		got, err := collectErr(s.ReadStream("s-9", from, dir))
+		var ce *CorruptionError
+		if !errors.As(err, &ce) || !strings.Contains(ce.Reason, "s-9") {
+			t.Fatalf("%v read over a pointer into a removed record: %d events, %v", dir, len(got), err)
+		}
+	}
+	closeT(t, s)
+	// Verify and Rebuild, which follow the chains over the whole log,
+	// find it too, at the record that points back.
+	rep, err := recovery.Verify(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, p := range rep.Problems {
+		var ce *CorruptionError
+		if errors.As(p, &ce) && ce.Segment == f.name && ce.Offset == off && strings.Contains(ce.Reason, `"s-9"`) {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("Verify: problems %v, want one at %s offset %d", rep.Problems, f.name, off)
+	}
+	if err := os.Remove(filepath.Join(dir, indexName)); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(dir, nil)
+	var ce *CorruptionError
+	if !errors.As(err, &ce) || ce.Segment != f.name || ce.Offset != off {
+		if err == nil {
+			_ = s.Close()
+		}
+		t.Fatalf("Open rebuilding the index: %v, want corruption at %s offset %d", err, f.name, off)
 	}
 }

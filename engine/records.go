@@ -13,6 +13,9 @@ import (
 // the stage first (writerSource).
 type recordSource interface {
 	locate(pos uint64) (recordLoc, error)
+	// hasRetention reports whether stream has system records (see
+	// metaTable): only then may compaction have removed records of it.
+	hasRetention(stream string) bool
 }
 
 // recordLoc is where a record lives: data[off:] starts with it; name is
@@ -76,6 +79,8 @@ func (v *readView) locate(pos uint64) (recordLoc, error) {
 	return segmentLoc(m, pos)
 }
 
+func (v *readView) hasRetention(stream string) bool { return v.s.meta.has(stream) }
+
 func noSegmentError(pos uint64) error {
 	return &CorruptionError{Segment: "(none)", Offset: int64(pos), Reason: fmt.Sprintf("log position %d lies in no segment", pos)}
 }
@@ -98,6 +103,14 @@ func readStreamRecord(src recordSource, pos uint64, stream string, version int64
 	}
 	if err := readRecord(src, pos, r); err != nil {
 		if re, ok := err.(*removedError); ok {
+			if !src.hasRetention(stream) {
+				// Compaction keeps every record of such a stream (and
+				// the metadata table knows a stream's system records
+				// before compaction can act on them).
+				return &CorruptionError{Segment: re.segment, Offset: -1, Reason: fmt.Sprintf(
+					"stream %q: version %d at log position %d is missing from the compacted segment, but the stream has no retention that could have removed it",
+					stream, version, pos)}
+			}
 			re.version = version
 		}
 		return err

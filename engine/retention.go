@@ -96,6 +96,13 @@ type metaTable struct {
 }
 
 // get returns a copy of stream's entry.
+// has reports whether stream has an entry: whether it ever had a system
+// record (entries are never removed).
+func (t *metaTable) has(stream string) bool {
+	_, ok := t.get(stream)
+	return ok
+}
+
 func (t *metaTable) get(stream string) (streamMeta, bool) {
 	if t.n.Load() == 0 {
 		return streamMeta{}, false

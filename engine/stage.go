@@ -158,3 +158,5 @@ func (w writerSource) locate(pos uint64) (recordLoc, error) {
 	}
 	return w.s.writerView.locate(pos)
 }
+
+func (w writerSource) hasRetention(stream string) bool { return w.s.meta.has(stream) }

@@ -27,10 +27,35 @@ type streamChain struct {
 	// have met, so a system record's version may run ahead of the newest
 	// event the scan saw.
 	gapped bool
+	// gapRecord is the first event seen pointing back at a record
+	// compaction removed (NoPosition if none): only streams with system
+	// records lose records to compaction, so by the end of the scan the
+	// stream must have one (see unexplainedGap).
+	gapRecord uint64
 }
 
 func newChain() streamChain {
-	return streamChain{tail: segment.NoPosition, version: -1, sys: segment.NoPosition, state: hashindex.Live}
+	return streamChain{tail: segment.NoPosition, version: -1, sys: segment.NoPosition, state: hashindex.Live, gapRecord: segment.NoPosition}
+}
+
+// noteGap records that r points back at a record compaction removed.
+func (c *streamChain) noteGap(r *segment.Record) {
+	c.gapped = true
+	if c.gapRecord == segment.NoPosition {
+		c.gapRecord = r.Position
+	}
+}
+
+// unexplainedGap reports whether, at the end of a scan, the chain lost
+// records to compaction although the stream has no system record: no
+// retention could have removed them, so a back-pointer is corrupt.
+func (c *streamChain) unexplainedGap() bool {
+	return c.gapRecord != segment.NoPosition && c.sys == segment.NoPosition && !c.sysUnknown
+}
+
+// gapReason describes an unexplained gap, for the record at gapRecord.
+func gapReason(stream []byte) string {
+	return fmt.Sprintf("stream %q points back at a record compaction removed, but it has no system record: compaction keeps every record of a stream without retention", stream)
 }
 
 // chainOf is the chain an index entry describes.
@@ -90,7 +115,7 @@ func (c *streamChain) problem(r *segment.Record, g gaps) string {
 	}
 	if r.Prev != c.tail || r.Version != c.version+1 {
 		if r.Prev != c.tail && r.Version > c.version && g.removed(r.Prev) {
-			c.gapped = true
+			c.noteGap(r)
 			return ""
 		}
 		if c.version < 0 {

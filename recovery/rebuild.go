@@ -115,6 +115,11 @@ func Rebuild(fs mmapfile.FS, segs []Segment, indexName string, minSlots, durable
 	if rep.TornBytes, err = cutLog(fs, segs, lg, 0); err != nil {
 		return nil, rep, err
 	}
+	for stream, c := range heads {
+		if c.unexplainedGap() {
+			return nil, rep, gapError(segs, stream, c.gapRecord)
+		}
+	}
 	rep.Streams = len(heads)
 	ix, err := buildIndex(fs, segs[:lg.cut+1], indexName, minSlots, heads, rep.End)
 	return ix, rep, err
@@ -447,6 +452,22 @@ func withRecordAt(segs []Segment, pos uint64, r *segment.Record, fn func(r *segm
 		}
 		return fn(r)
 	})
+}
+
+// gapError reports the record at pos, of stream, that points back at a
+// record compaction cannot have removed.
+func gapError(segs []Segment, stream string, pos uint64) error {
+	ce := &segment.CorruptionError{Segment: "(none)", Offset: -1, Reason: gapReason([]byte(stream))}
+	if sg, ok := segmentOf(segs, pos); ok {
+		ce.Segment, ce.Offset = sg.Name, int64(pos-sg.Base)+segment.HeaderSize
+		if sg.Compacted {
+			_ = withMapped(sg, func(_ mmapfile.File, pm segment.PositionMap) error {
+				ce.Offset, _ = pm.Find(pos)
+				return nil
+			})
+		}
+	}
+	return ce
 }
 
 // segmentOf returns the segment of segs whose range may hold pos.

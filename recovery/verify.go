@@ -115,6 +115,7 @@ func Verify(dir string, opts *VerifyOptions) (VerifyReport, error) {
 	}
 	v.guard(o.IndexName, func() error { v.openIndex(ro); return nil })
 	v.scanLog()
+	v.guard("", func() error { v.checkGaps(); return nil })
 	v.rep.Streams = len(v.heads)
 	v.guard(o.IndexName, func() error { v.checkIndex(); return nil })
 	if o.Progress != nil {
@@ -326,12 +327,8 @@ func (v *verifier) addLost(lo, hi uint64) {
 // compacted segment that holds no record there, so that compaction
 // removed it.
 func (v *verifier) isLost(pos uint64) bool {
-	if s, ok := v.segmentOf(pos); ok && s.compacted && pos < s.end {
-		if _, err := v.mapSegment(s); err == nil {
-			if _, found := s.pmap.Find(pos); !found {
-				return true
-			}
-		}
+	if v.compactedAway(pos) {
+		return true
 	}
 	i, _ := slices.BinarySearchFunc(v.lost, pos, func(s lostSpan, p uint64) int { return cmp.Compare(s.lo, p) })
 	// Spans may overlap; any starting at or before pos may hold it.
@@ -341,6 +338,34 @@ func (v *verifier) isLost(pos uint64) bool {
 		}
 	}
 	return false
+}
+
+// compactedAway reports whether pos lies in a compacted segment's range
+// where the segment holds no record: compaction removed it.
+func (v *verifier) compactedAway(pos uint64) bool {
+	if s, ok := v.segmentOf(pos); ok && s.compacted && pos < s.end {
+		if _, err := v.mapSegment(s); err == nil {
+			if _, found := s.pmap.Find(pos); !found {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// checkGaps reports, after the scan, the streams that lost records to
+// compaction without having a system record (see unexplainedGap).
+func (v *verifier) checkGaps() {
+	for _, h := range v.heads {
+		if !h.c.unexplainedGap() {
+			continue
+		}
+		if s, off, ok := v.locate(h.c.gapRecord); ok {
+			if _, err := segment.Peek(s.data, off, h.c.gapRecord, &v.peek); err == nil {
+				v.corrupt(s.name, off, "%s", gapReason(v.peek.Stream))
+			}
+		}
+	}
 }
 
 // locate returns the usable segment whose space holds pos, mapped, and

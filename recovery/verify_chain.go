@@ -48,14 +48,14 @@ func (v *verifier) chainProblem(c *streamChain, r *segment.Record) string {
 			return ""
 		}
 		if v.isLost(r.Prev) {
-			c.gapped = true
+			v.gap(c, r)
 			return ""
 		}
 		return fmt.Sprintf("stream %q first appears at version %d with a back-pointer to %s; a stream starts at version 0",
 			r.Stream, r.Version, v.describe(r.Prev))
 	case r.Prev != c.tail:
 		if v.isLost(r.Prev) {
-			c.gapped = true
+			v.gap(c, r)
 			return ""
 		}
 		return fmt.Sprintf("stream %q version %d points back to %s, but the stream's previous record is version %d at position %d",
@@ -64,6 +64,16 @@ func (v *verifier) chainProblem(c *streamChain, r *segment.Record) string {
 		return fmt.Sprintf("stream %q: version %d follows version %d; versions must be contiguous", r.Stream, r.Version, c.version)
 	}
 	return v.skipProblem(c, r)
+}
+
+// gap notes that r points back at a record that is gone: removed by
+// compaction (which only streams with system records may show), or in
+// bytes already reported unreadable.
+func (v *verifier) gap(c *streamChain, r *segment.Record) {
+	c.gapped = true
+	if v.compactedAway(r.Prev) {
+		c.noteGap(r)
+	}
 }
 
 // skipProblem checks r's skip pointer: its version must be the one
