@@ -30,6 +30,13 @@ type Options struct {
 	// into (the engine passes its segment size). Zero means
 	// DefaultTargetSize.
 	TargetSize int64
+	// MaxRunBytes bounds the record bytes of the segments Plan merges
+	// into one run, which are all mapped while it is rewritten: with
+	// little live data a run could otherwise take more address space
+	// than a 32-bit process has (the engine passes half its
+	// MaxMappedBytes). Zero means no bound. A single segment is always
+	// a run of its own.
+	MaxRunBytes int64
 	// BytesPerSecond limits how fast Rewrite and Measure read their
 	// sources; zero means no limit. Rewrite reads its sources twice, to
 	// decide and to copy (the second time mostly from the page cache):
@@ -100,6 +107,8 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("%w: MinDeadRatio %v not in (0, 1]", ErrBadOptions, o.MinDeadRatio)
 	case o.TargetSize < 0:
 		return fmt.Errorf("%w: negative TargetSize %d", ErrBadOptions, o.TargetSize)
+	case o.MaxRunBytes < 0:
+		return fmt.Errorf("%w: negative MaxRunBytes %d", ErrBadOptions, o.MaxRunBytes)
 	case o.BytesPerSecond < 0:
 		return fmt.Errorf("%w: negative BytesPerSecond %d", ErrBadOptions, o.BytesPerSecond)
 	}
@@ -137,8 +146,12 @@ func (o *Options) String() string {
 	if r.BytesPerSecond > 0 {
 		rate = fmt.Sprintf("%d B/s", r.BytesPerSecond)
 	}
-	return fmt.Sprintf("compaction{MinDeadRatio: %g, TargetSize: %d, BytesPerSecond: %s, Progress: %t}",
-		r.MinDeadRatio, r.TargetSize, rate, r.Progress != nil)
+	runBytes := "unbounded"
+	if r.MaxRunBytes > 0 {
+		runBytes = fmt.Sprint(r.MaxRunBytes)
+	}
+	return fmt.Sprintf("compaction{MinDeadRatio: %g, TargetSize: %d, MaxRunBytes: %s, BytesPerSecond: %s, Progress: %t}",
+		r.MinDeadRatio, r.TargetSize, runBytes, rate, r.Progress != nil)
 }
 
 // report calls the Progress callback, if any.

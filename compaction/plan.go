@@ -19,7 +19,8 @@ type Run struct{ From, To int }
 //     with no records), as long as the dead share of the whole stays at
 //     least MinDeadRatio and the merged file, CompactedSize of the live
 //     bytes, fits TargetSize (a single segment is rewritten even when it
-//     does not: its file only shrinks),
+//     does not: its file only shrinks) and the run's record bytes fit
+//     MaxRunBytes, when set,
 //   - never spans a gap: neighbours whose End and Base differ are not
 //     merged.
 //
@@ -49,7 +50,8 @@ func Plan(stats []SegmentStats, opts *Options) ([]Run, error) {
 }
 
 // fits reports whether r, of more than one segment, may be rewritten as
-// one: dead enough, and small enough once compacted.
+// one: dead enough, small enough once compacted, and small enough to map
+// at once.
 func fits(stats []SegmentStats, r Run, o *Options) bool {
 	var bytes, live int64
 	var records int
@@ -59,5 +61,6 @@ func fits(stats []SegmentStats, r Run, o *Options) bool {
 		records += s.LiveRecords
 	}
 	return bytes > 0 && float64(bytes-live) >= o.MinDeadRatio*float64(bytes) &&
-		segment.CompactedSize(live, records) <= o.TargetSize
+		segment.CompactedSize(live, records) <= o.TargetSize &&
+		(o.MaxRunBytes == 0 || bytes <= o.MaxRunBytes)
 }

@@ -64,6 +64,10 @@ func TestPlan(t *testing.T) {
 			[]compaction.Run{{0, 1}, {2, 4}}},
 		{"a lower ratio", stats([2]int64{10 * mb, 8 * mb}), &compaction.Options{MinDeadRatio: 0.2, TargetSize: 10 * mb},
 			[]compaction.Run{{0, 1}}},
+		{"all dead, merged up to MaxRunBytes", stats(
+			[2]int64{10 * mb, 0}, [2]int64{10 * mb, 0}, [2]int64{10 * mb, 0}, [2]int64{10 * mb, 0}, [2]int64{10 * mb, 0}),
+			&compaction.Options{TargetSize: 10 * mb, MaxRunBytes: 20 * mb},
+			[]compaction.Run{{0, 2}, {2, 4}, {4, 5}}},
 		{"the default target", stats([2]int64{64 * mb, 16 * mb}, [2]int64{64 * mb, 16 * mb}, [2]int64{64 * mb, 32 * mb}), nil,
 			[]compaction.Run{{0, 2}, {2, 3}}},
 	}
@@ -88,7 +92,7 @@ func TestPlan(t *testing.T) {
 // Every run Plan returns keeps its promises, over random statistics.
 func TestPlanProperties(t *testing.T) {
 	rng := rand.New(rand.NewPCG(40, 40))
-	opts := &compaction.Options{TargetSize: 1 << 20, MinDeadRatio: 0.4}
+	opts := &compaction.Options{TargetSize: 1 << 20, MinDeadRatio: 0.4, MaxRunBytes: 3 << 20}
 	for range 2000 {
 		var segs [][2]int64
 		for range rng.IntN(12) {
@@ -119,6 +123,9 @@ func TestPlanProperties(t *testing.T) {
 			if r.To-r.From > 1 && segment.CompactedSize(l, n) > 1<<20 {
 				t.Fatalf("run %v of %v exceeds the target", r, segs)
 			}
+			if r.To-r.From > 1 && b > 3<<20 {
+				t.Fatalf("run %v of %v holds %d record bytes, more than MaxRunBytes", r, segs, b)
+			}
 		}
 		// Nothing dead enough was left out.
 		for i, s := range st {
@@ -139,7 +146,7 @@ func TestOptions(t *testing.T) {
 		t.Fatal(err)
 	}
 	def := nilOpts.String()
-	for _, want := range []string{"MinDeadRatio: 0.5", "TargetSize: 67108864", "BytesPerSecond: unlimited", "Progress: false"} {
+	for _, want := range []string{"MinDeadRatio: 0.5", "TargetSize: 67108864", "MaxRunBytes: unbounded", "BytesPerSecond: unlimited", "Progress: false"} {
 		if !strings.Contains(def, want) {
 			t.Fatalf("defaults print as %q, without %q", def, want)
 		}
@@ -153,7 +160,7 @@ func TestOptions(t *testing.T) {
 	}
 	for _, bad := range []compaction.Options{
 		{MinDeadRatio: -0.1}, {MinDeadRatio: 1.5}, {MinDeadRatio: math.NaN()},
-		{TargetSize: -1}, {BytesPerSecond: -1},
+		{TargetSize: -1}, {MaxRunBytes: -1}, {BytesPerSecond: -1},
 	} {
 		if err := bad.Validate(); !errors.Is(err, compaction.ErrBadOptions) {
 			t.Errorf("%+v: %v", bad, err)

@@ -97,7 +97,15 @@ func (s *Store) Compact(ctx context.Context, opts *CompactOptions) (rep CompactR
 			o.Progress(p)
 		}
 	}
-	copts := &compaction.Options{MinDeadRatio: o.MinDeadRatio, TargetSize: s.opts.SegmentSize, BytesPerSecond: o.BytesPerSecond, Progress: progress}
+	copts := &compaction.Options{
+		MinDeadRatio: o.MinDeadRatio,
+		TargetSize:   s.opts.SegmentSize,
+		// A run's segments are all mapped while it is rewritten: leave
+		// readers half of what the store may map.
+		MaxRunBytes:    max(s.opts.MaxMappedBytes/2, s.opts.SegmentSize),
+		BytesPerSecond: o.BytesPerSecond,
+		Progress:       progress,
+	}
 	if err := copts.Validate(); err != nil {
 		return rep, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
 	}

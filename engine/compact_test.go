@@ -606,3 +606,23 @@ func TestRemovedRecordOfAStreamWithoutRetention(t *testing.T) {
 		t.Fatalf("Open rebuilding the index: %v, want corruption at %s offset %d", err, f.name, off)
 	}
 }
+
+// TestCompactRunsFitTheMappingBudget: a run's segments are all mapped
+// while it is rewritten, so a run holds at most half of MaxMappedBytes
+// (mostly dead segments would otherwise merge without bound).
+func TestCompactRunsFitTheMappingBudget(t *testing.T) {
+	dir := t.TempDir()
+	o := &Options{SegmentSize: 64 << 10, MaxMappedBytes: 256 << 10}
+	s, streams := deadStore(t, dir, o)
+	defer func() { _ = s.Close() }()
+	before := viewOf(t, s, streams)
+	rep, err := s.Compact(bg, &CompactOptions{BytesPerSecond: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 128 KiB of records per run: two 64 KiB segments at most.
+	if rep.Rewritten < 4 || rep.Files*2 < rep.Rewritten {
+		t.Fatalf("%d segments rewritten into %d files: runs larger than the budget", rep.Rewritten, rep.Files)
+	}
+	sameView(t, "after Compact", viewOf(t, s, streams), before)
+}
