@@ -95,7 +95,7 @@ func checkSegmentFile(file mmapfile.File, f *segmentFile) (segment.PositionMap, 
 	case h.Base != f.base:
 		err = &segment.CorruptionError{Offset: 16, Reason: fmt.Sprintf("header base %#x does not match the file name", h.Base)}
 	case h.Compacted() != f.compacted || (f.compacted && h.End != f.end.Load()):
-		err = &segment.CorruptionError{Offset: 12, Reason: "segment file changed since the store opened it (compacted or not)"}
+		err = &segment.CorruptionError{Offset: segment.HeaderFlagsAt, Reason: "segment file changed since the store opened it (compacted or not)"}
 	}
 	var pmap segment.PositionMap
 	if err == nil && f.compacted {

@@ -222,14 +222,14 @@ func (s *Store) load() error {
 	for i, f := range list[:max(len(list)-1, 0)] {
 		next := list[i+1].base
 		if f.compacted && f.end.Load() != next {
-			return &CorruptionError{Segment: f.name, Offset: 40, Reason: fmt.Sprintf(
+			return &CorruptionError{Segment: f.name, Offset: segment.HeaderEndAt, Reason: fmt.Sprintf(
 				"compacted segment ends at %d, but the next segment starts at %d", f.end.Load(), next)}
 		}
 		f.end.Store(next)
 	}
 	if len(list) > 0 && list[len(list)-1].compacted {
 		f := list[len(list)-1]
-		return &CorruptionError{Segment: f.name, Offset: 12, Reason: "the newest segment is a compacted one: the segment written after it is missing"}
+		return &CorruptionError{Segment: f.name, Offset: segment.HeaderFlagsAt, Reason: "the newest segment is a compacted one: the segment written after it is missing"}
 	}
 	if len(list) == 0 {
 		f, m, err := s.createSegment(0)

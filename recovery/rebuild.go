@@ -198,7 +198,7 @@ func scanLog(segs []Segment, first int, off int64, fn func(name string, off int6
 // segment is never where the log ends.
 func scanCompacted(sg Segment, segs []Segment, i int, fn func(name string, off int64, r *segment.Record) error) (int, error) {
 	if i == len(segs)-1 || segs[i+1].Base != sg.End {
-		return 0, &segment.CorruptionError{Segment: sg.Name, Offset: 40, Reason: fmt.Sprintf(
+		return 0, &segment.CorruptionError{Segment: sg.Name, Offset: segment.HeaderEndAt, Reason: fmt.Sprintf(
 			"compacted segment ends at %d, but no segment starts there", sg.End)}
 	}
 	n := 0

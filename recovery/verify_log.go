@@ -138,7 +138,7 @@ func (v *verifier) scanCompacted(s *vseg, visit func(off int64, r *segment.Recor
 	if err != nil {
 		v.problem(segment.WithSegment(err, s.name))
 		v.addLost(s.base, s.end)
-		return s.end, 40, true
+		return s.end, segment.HeaderEndAt, true
 	}
 	for c.Next() {
 		_ = visit(c.Offset(), c.Record())
@@ -146,9 +146,9 @@ func (v *verifier) scanCompacted(s *vseg, visit func(off int64, r *segment.Recor
 	if err := c.Err(); err != nil {
 		v.problem(segment.WithSegment(err, s.name))
 		v.addLost(c.Pos(), s.end)
-		return s.end, 40, true
+		return s.end, segment.HeaderEndAt, true
 	}
-	return s.end, 40, false
+	return s.end, segment.HeaderEndAt, false
 }
 
 // stopReason explains why the scan stopped at stop, below acknowledged data.

@@ -41,7 +41,7 @@ func NewCursor(file []byte, h Header, end uint64) (*Cursor, error) {
 	}
 	if c.comp {
 		if end != h.End {
-			return nil, corruptf(40, "compacted range ends at %d, but the next segment starts at %d", h.End, end)
+			return nil, corruptf(HeaderEndAt, "compacted range ends at %d, but the next segment starts at %d", h.End, end)
 		}
 		m, err := LoadPositionMap(file, h)
 		if err != nil {

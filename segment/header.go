@@ -22,6 +22,11 @@ const (
 
 	magic = "SPOOLSEG"
 
+	// HeaderFlagsAt and HeaderEndAt are the file offsets of the header's
+	// Flags and End fields, for errors about them.
+	HeaderFlagsAt = 12
+	HeaderEndAt   = 40
+
 	// Where the header's zero bytes begin: an ordinary segment uses
 	// nothing past the creation time, a compacted one nothing past the map
 	// checksum. The header checksum is at headerSumAt.
@@ -56,11 +61,11 @@ func PutHeader(b []byte, h Header) {
 	clear(b)
 	copy(b[0:8], magic)
 	binary.LittleEndian.PutUint32(b[8:], FormatVersion)
-	binary.LittleEndian.PutUint32(b[12:], h.Flags)
+	binary.LittleEndian.PutUint32(b[HeaderFlagsAt:], h.Flags)
 	binary.LittleEndian.PutUint64(b[16:], h.Base)
 	binary.LittleEndian.PutUint64(b[24:], h.Size)
 	binary.LittleEndian.PutUint64(b[32:], uint64(h.Created))
-	binary.LittleEndian.PutUint64(b[40:], h.End)
+	binary.LittleEndian.PutUint64(b[HeaderEndAt:], h.End)
 	binary.LittleEndian.PutUint64(b[48:], h.MapOffset)
 	binary.LittleEndian.PutUint64(b[56:], h.MapCount)
 	binary.LittleEndian.PutUint64(b[64:], h.MapSum)
@@ -83,11 +88,11 @@ func ReadHeader(b []byte, fileSize int64) (Header, error) {
 	}
 	h := Header{
 		Version:   binary.LittleEndian.Uint32(b[8:]),
-		Flags:     binary.LittleEndian.Uint32(b[12:]),
+		Flags:     binary.LittleEndian.Uint32(b[HeaderFlagsAt:]),
 		Base:      binary.LittleEndian.Uint64(b[16:]),
 		Size:      binary.LittleEndian.Uint64(b[24:]),
 		Created:   int64(binary.LittleEndian.Uint64(b[32:])),
-		End:       binary.LittleEndian.Uint64(b[40:]),
+		End:       binary.LittleEndian.Uint64(b[HeaderEndAt:]),
 		MapOffset: binary.LittleEndian.Uint64(b[48:]),
 		MapCount:  binary.LittleEndian.Uint64(b[56:]),
 		MapSum:    binary.LittleEndian.Uint64(b[64:]),
@@ -98,7 +103,7 @@ func ReadHeader(b []byte, fileSize int64) (Header, error) {
 	case h.Size != uint64(fileSize):
 		return Header{}, corruptf(24, "header says %d bytes, file has %d", h.Size, fileSize)
 	case h.Flags&^FlagCompacted != 0:
-		return Header{}, corruptf(12, "unknown flags %#x", h.Flags)
+		return Header{}, corruptf(HeaderFlagsAt, "unknown flags %#x", h.Flags)
 	case h.Base > MaxPosition:
 		return Header{}, corruptf(16, "base position %d out of range", h.Base)
 	}
@@ -126,7 +131,7 @@ func checkCompacted(h Header) error {
 	case h.End <= h.Base || h.End > MaxPosition:
 		// A compacted file replaces segments that covered at least one
 		// byte of the log: an empty range is never written.
-		return corruptf(40, "compacted range [%d, %d) is empty or out of range", h.Base, h.End)
+		return corruptf(HeaderEndAt, "compacted range [%d, %d) is empty or out of range", h.Base, h.End)
 	case h.MapOffset%8 != 0 || h.MapOffset < minMap || h.MapOffset > h.Size:
 		return corruptf(48, "map offset %d out of range (file of %d bytes)", h.MapOffset, h.Size)
 	case h.MapCount > (h.Size-h.MapOffset)/MapEntrySize || h.MapOffset+h.MapCount*MapEntrySize != h.Size:
