@@ -478,3 +478,32 @@ func TestStampsNeverGoBackAcrossReopen(t *testing.T) {
 	}
 	closeT(t, s)
 }
+
+// TestStreamStampsAheadOfTheClockStayTheirs: after a reopen with the clock
+// set back, a stream stamped ahead keeps its order, but its stamp does not
+// spread to other streams (their MaxAge would start late), not even
+// through an append that fails.
+func TestStreamStampsAheadOfTheClockStayTheirs(t *testing.T) {
+	var clock int64 = 1_700_000_000_000_000_000
+	restore := stampClock
+	stampClock = func() int64 { return clock }
+	defer func() { stampClock = restore }()
+	dir := t.TempDir()
+	s := openT(t, dir, nil)
+	appendT(t, s, "ahead", NoStream, ev("a"))
+	closeT(t, s)
+	clock -= int64(24 * time.Hour) // the clock is corrected back by a day
+	s = openT(t, dir, nil)
+	defer closeT(t, s)
+	if _, err := s.Append(bg, "ahead", 7, ev("x")); !errors.Is(err, ErrWrongExpectedVersion) {
+		t.Fatalf("append with a wrong version: %v", err)
+	}
+	appendT(t, s, "ahead", 0, ev("b"))
+	appendT(t, s, "other", NoStream, ev("c"))
+	if got := collect(t, s.ReadStream("other", 0, Forward)); got[0].Time.UnixNano() != clock {
+		t.Fatalf("a stream without history stamped %d, the clock says %d", got[0].Time.UnixNano(), clock)
+	}
+	if got := collect(t, s.ReadStream("ahead", 0, Forward)); got[1].Time.Before(got[0].Time) {
+		t.Fatalf("stream stamped ahead: version 1 at %v before version 0 at %v", got[1].Time, got[0].Time)
+	}
+}
