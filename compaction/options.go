@@ -34,8 +34,9 @@ type Options struct {
 	// into one run, which are all mapped while it is rewritten: with
 	// little live data a run could otherwise take more address space
 	// than a 32-bit process has (the engine passes half its
-	// MaxMappedBytes). Zero means no bound. A single segment is always
-	// a run of its own.
+	// MaxMappedBytes). It counts records, not files: a segment that was
+	// rolled early maps more than its records. Zero means no bound. A
+	// single segment is always a run of its own.
 	MaxRunBytes int64
 	// BytesPerSecond limits how fast Rewrite and Measure read their
 	// sources; zero means no limit. Rewrite reads its sources twice, to
@@ -54,12 +55,8 @@ type Options struct {
 type Phase int
 
 const (
-	// Surveying: Measure of every candidate segment, before Plan chooses
-	// the runs to rewrite. Only callers that survey report it (engine's
-	// Compact does); Rewrite goes through the phases below.
-	Surveying Phase = iota
 	// Measuring: reading every record and asking the keep predicate.
-	Measuring
+	Measuring Phase = iota
 	// Copying: writing the kept records into the new file.
 	Copying
 	// Swapping: syncing the new file, renaming it into place, removing
@@ -67,6 +64,12 @@ const (
 	Swapping
 	// Done: the swap is complete and durable.
 	Done
+	// Surveying: Measure of every candidate segment, before Plan chooses
+	// the runs to rewrite. Only callers that survey report it (engine's
+	// Compact does, before any Rewrite); Rewrite goes through the phases
+	// above, in order. Last, so that the zero Progress still reads as
+	// Measuring.
+	Surveying
 )
 
 func (p Phase) String() string {

@@ -283,7 +283,9 @@ func (s *Store) stampLocked(now int64, head *streamHead) int64 {
 // the stream reads as empty: NoStream matches it, StreamExists and the
 // version it had before do not (a writer that read the stream before it
 // was deleted must not revive it unknowingly), and the next event
-// continues the old version numbers.
+// continues the old version numbers. MaxCount and MaxAge hide events but
+// not the stream: its newest version still matches, as StreamVersion
+// still returns it.
 func (s *Store) expectLocked(stream string, head *streamHead, expected int64) (bool, error) {
 	if head.hasMeta && head.meta.tombstoned {
 		return false, fmt.Errorf("%w: %q", ErrStreamDeleted, stream)

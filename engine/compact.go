@@ -112,6 +112,9 @@ func (s *Store) Compact(ctx context.Context, opts *CompactOptions) (rep CompactR
 	if err := s.usable(); err != nil {
 		return rep, err
 	}
+	if err := ctx.Err(); err != nil {
+		return rep, err // select below would pick a free slot half the time
+	}
 	select {
 	case s.compactSlot <- struct{}{}:
 	case <-ctx.Done():
@@ -321,7 +324,8 @@ func (s *Store) swapIn(run []*segmentFile, res compaction.Result) error {
 
 // retentionCheckpoint checkpoints the index and takes the retention
 // snapshot compaction decides by, and returns both. The snapshot must
-// agree with every system record. Those written before it are committed
+// agree with every system record, and count only durable events (see
+// retainedOf). Those written before it are committed
 // first (checkpointAll). Those written while it is taken are noted
 // (s.touched): their streams are left out of it, so compaction keeps all
 // of them this time, which is always safe. Its cutoffs are then published
@@ -344,7 +348,7 @@ func (s *Store) retentionCheckpoint(ctx context.Context) (uint64, compaction.Kee
 		stopNoting()
 		return 0, nil, err
 	}
-	snap, err := s.retentionSnapshot(ctx)
+	snap, err := s.retentionSnapshot(ctx, cp)
 	if err != nil || snap == nil {
 		stopNoting()
 		return cp, nil, err
@@ -393,11 +397,12 @@ type retained struct {
 var testHookRetentionSnapshot func()
 
 // retentionSnapshot returns what compaction keeps of each stream with
-// retention as of now, or nil when no stream has retention (then nothing
-// is dead). Retention only ever hides more as time goes on (see
+// retention as of now, counting the events before the checkpoint cp (see
+// retainedOf), or nil when no stream has retention (then nothing is
+// dead). Retention only ever hides more as time goes on (see
 // SetStreamMetadata), so what it drops stays hidden; streams given
 // retention later keep everything.
-func (s *Store) retentionSnapshot(ctx context.Context) (map[string]retained, error) {
+func (s *Store) retentionSnapshot(ctx context.Context, cp uint64) (map[string]retained, error) {
 	if s.meta.n.Load() == 0 {
 		return nil, nil
 	}
@@ -422,7 +427,7 @@ func (s *Store) retentionSnapshot(ctx context.Context) (map[string]retained, err
 					return err
 				}
 			}
-			r, err := s.retainedOf(&v, stream, &m, now)
+			r, err := s.retainedOf(&v, stream, &m, now, cp)
 			if err != nil {
 				return err
 			}
@@ -437,24 +442,49 @@ func (s *Store) retentionSnapshot(ctx context.Context) (map[string]retained, err
 }
 
 // retainedOf works out what compaction keeps of stream, whose retention
-// is m, at time now.
-func (s *Store) retainedOf(v *readView, stream string, m *streamMeta, now int64) (retained, error) {
-	k := retained{cutoff: m.cutoff(m.last), sys: m.sys, tail: segment.NoPosition}
+// is m, at time now, counting only the stream's events before the
+// checkpoint cp. In NoSync and SyncInterval modes the index (and m.last)
+// count events before they are durable: were they counted, MaxCount could
+// remove durable events that a power cut losing the newer ones would have
+// left visible. Compaction rewrites only segments below cp, so the newest
+// event before cp is the tail it keeps.
+func (s *Store) retainedOf(v *readView, stream string, m *streamMeta, now int64, cp uint64) (retained, error) {
+	k := retained{cutoff: m.md.TruncateBefore, sys: m.sys, tail: segment.NoPosition}
 	e, ok, err := s.index.Lookup(hashindex.FingerprintString(stream), nil)
 	if err != nil || !ok || e.Version < 0 {
 		return k, indexErr(err)
+	}
+	var top segment.Record
+	read := false
+	if e.Tail >= cp {
+		// Appended to since the checkpoint: walk back to the newest event
+		// before it (a few steps: the checkpoint was just taken).
+		if err := readStreamRecord(v, e.Tail, stream, e.Version, &top); err != nil {
+			return k, err
+		}
+		for top.Position >= cp {
+			if top.Prev == segment.NoPosition {
+				return k, nil // no event before cp: none is rewritten
+			}
+			if err := readStreamRecord(v, top.Prev, stream, top.Version-1, &top); err != nil {
+				return k, err
+			}
+		}
+		read = true
+		e.Tail, e.Version = top.Position, top.Version
 	}
 	k.tail = e.Tail
 	if m.tombstoned {
 		k.cutoff = e.Version + 1
 		return k, nil
 	}
-	if k.cutoff = max(k.cutoff, m.cutoff(e.Version)); k.cutoff > e.Version || m.md.MaxAge <= 0 {
+	if k.cutoff = m.cutoff(e.Version); k.cutoff > e.Version || m.md.MaxAge <= 0 {
 		return k, nil
 	}
-	var top segment.Record
-	if err := readStreamRecord(v, e.Tail, stream, e.Version, &top); err != nil {
-		return k, err
+	if !read {
+		if err := readStreamRecord(v, e.Tail, stream, e.Version, &top); err != nil {
+			return k, err
+		}
 	}
 	v.pin = v.last // top's segment stays while the search seeks
 	defer func() { v.pin = nil }()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spooldb/spool/mmapfile/simfs"
 	"github.com/spooldb/spool/recovery"
 	"github.com/spooldb/spool/segment"
 )
@@ -616,13 +618,85 @@ func TestCompactRunsFitTheMappingBudget(t *testing.T) {
 	s, streams := deadStore(t, dir, o)
 	defer func() { _ = s.Close() }()
 	before := viewOf(t, s, streams)
-	rep, err := s.Compact(bg, &CompactOptions{BytesPerSecond: -1})
+	var runs []int
+	last := CompactSurveying
+	rep, err := s.Compact(bg, &CompactOptions{BytesPerSecond: -1, Progress: func(p CompactProgress) {
+		if p.Phase == CompactMeasuring && last != CompactMeasuring {
+			runs = append(runs, p.Segments) // a run begins
+		}
+		last = p.Phase
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// 128 KiB of records per run: two 64 KiB segments at most.
-	if rep.Rewritten < 4 || rep.Files*2 < rep.Rewritten {
-		t.Fatalf("%d segments rewritten into %d files: runs larger than the budget", rep.Rewritten, rep.Files)
+	if rep.Rewritten < 4 || len(runs) != rep.Files || slices.Max(runs) > 2 {
+		t.Fatalf("%d segments rewritten into %d files, runs of %v segments: runs larger than the budget", rep.Rewritten, rep.Files, runs)
 	}
 	sameView(t, "after Compact", viewOf(t, s, streams), before)
+}
+
+// TestCompactCountsOnlyDurableEvents: in NoSync (and SyncInterval) mode
+// the index counts events before they are durable. Compaction must decide
+// by what is durable at its checkpoint: here an event appended during the
+// retention snapshot would make MaxCount 1 hide version 5, which a Sync
+// promised; compaction removing version 5 for good and a power cut losing
+// version 6 would leave the stream with nothing.
+func TestCompactCountsOnlyDurableEvents(t *testing.T) {
+	for _, d := range []Durability{NoSync, SyncInterval} {
+		t.Run(d.String(), func(t *testing.T) {
+			sim := simfs.New(simfs.Config{Seed: 1})
+			o := &Options{Storage: sim, Durability: d, SyncInterval: time.Hour, SegmentSize: 64 << 10}
+			s, err := Open("d", o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			data := strings.Repeat("x", 200)
+			if err := s.SetStreamMetadata(bg, "x", StreamMetadata{MaxCount: 1}); err != nil {
+				t.Fatal(err)
+			}
+			for i := range 6 {
+				appendT(t, s, "x", int64(i)-1, ev(data))
+			}
+			for range 600 { // seal the segment of x's events
+				appendT(t, s, "filler", Any, ev(data))
+			}
+			if err := s.Sync(); err != nil { // version 5 of x must survive
+				t.Fatal(err)
+			}
+			testHookRetentionSnapshot = func() {
+				testHookRetentionSnapshot = nil
+				appendT(t, s, "x", 5, ev("version 6, never synced"))
+			}
+			defer func() { testHookRetentionSnapshot = nil }()
+			rep, err := s.Compact(bg, &CompactOptions{MinDeadRatio: 0.001, BytesPerSecond: -1})
+			if err != nil || rep.Rewritten == 0 {
+				t.Fatalf("Compact: %+v, %v", rep, err)
+			}
+			after := sim.Crash(rand.New(rand.NewPCG(1, 2)), simfs.DropAll)
+			s.crashForTest()
+			o.Storage = after
+			s, err = Open("d", o)
+			if err != nil {
+				t.Fatalf("reopen after the power cut: %v", err)
+			}
+			defer func() { _ = s.Close() }()
+			got, err := collectErr(s.ReadStream("x", 0, Forward))
+			if err != nil || len(got) != 1 || got[0].Version != 5 {
+				t.Fatalf("after the power cut: %d events (%v), want version 5 alone", len(got), err)
+			}
+		})
+	}
+}
+
+// TestCompactWithAContextDoneAlready returns at once, whatever it finds.
+func TestCompactWithAContextDoneAlready(t *testing.T) {
+	s := openT(t, t.TempDir(), nil)
+	defer func() { _ = s.Close() }()
+	ctx, cancel := context.WithCancel(bg)
+	cancel()
+	for range 20 {
+		_, err := s.Compact(ctx, nil)
+		wantErrIs(t, err, context.Canceled)
+	}
 }

@@ -104,9 +104,8 @@ func readStreamRecord(src recordSource, pos uint64, stream string, version int64
 	if err := readRecord(src, pos, r); err != nil {
 		if re, ok := err.(*removedError); ok {
 			if !src.hasRetention(stream) {
-				// Compaction keeps every record of such a stream (and
-				// the metadata table knows a stream's system records
-				// before compaction can act on them).
+				// Compaction keeps every record of such a stream (see
+				// metaTable.has).
 				return &CorruptionError{Segment: re.segment, Offset: -1, Reason: fmt.Sprintf(
 					"stream %q: version %d at log position %d is missing from the compacted segment, but the stream has no retention that could have removed it",
 					stream, version, pos)}

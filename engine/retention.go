@@ -95,14 +95,17 @@ type metaTable struct {
 	m  map[string]*streamMeta
 }
 
-// get returns a copy of stream's entry.
 // has reports whether stream has an entry: whether it ever had a system
-// record (entries are never removed).
+// record. Entries are never removed, and a system record's entry is made
+// when it commits, before any compaction can act on it (Compact commits
+// everything first): so a stream without one never lost records to
+// compaction (see readStreamRecord).
 func (t *metaTable) has(stream string) bool {
 	_, ok := t.get(stream)
 	return ok
 }
 
+// get returns a copy of stream's entry.
 func (t *metaTable) get(stream string) (streamMeta, bool) {
 	if t.n.Load() == 0 {
 		return streamMeta{}, false

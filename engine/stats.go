@@ -33,8 +33,9 @@ type Stats struct {
 	Compactions       uint64
 	CompactedSegments uint64
 	CompactedBytes    uint64
-	// Compacting is the progress of the run of segments a Compact is
-	// rewriting now, nil when none is.
+	// Compacting is the progress of the Compact running: its survey of
+	// the sealed segments, then the run of segments it is rewriting. Nil
+	// when none runs, and while one takes its retention snapshot.
 	Compacting *CompactProgress
 	Recovery   Recovery
 }

@@ -49,8 +49,7 @@ type Store struct {
 
 	// compactSlot lets one Compact run at a time (holding its one slot);
 	// a channel, so that a Compact waiting for it can give up with its
-	// context. compacting is the progress of the run it is rewriting, nil
-	// when none.
+	// context. compacting is its progress (Stats.Compacting).
 	compactSlot chan struct{}
 	compacting  atomic.Pointer[CompactProgress]
 

@@ -356,12 +356,16 @@ func (v *verifier) compactedAway(pos uint64) bool {
 // checkGaps reports, after the scan, the streams that lost records to
 // compaction without having a system record (see unexplainedGap).
 func (v *verifier) checkGaps() {
+	var at []uint64
 	for _, h := range v.heads {
-		if !h.c.unexplainedGap() {
-			continue
+		if h.c.unexplainedGap() {
+			at = append(at, h.c.gapRecord)
 		}
-		if s, off, ok := v.locate(h.c.gapRecord); ok {
-			if _, err := segment.Peek(s.data, off, h.c.gapRecord, &v.peek); err == nil {
+	}
+	slices.Sort(at) // reported in log order, the same every run
+	for _, pos := range at {
+		if s, off, ok := v.locate(pos); ok {
+			if _, err := segment.Peek(s.data, off, pos, &v.peek); err == nil {
 				v.corrupt(s.name, off, "%s", gapReason(v.peek.Stream))
 			}
 		}
