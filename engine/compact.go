@@ -325,23 +325,21 @@ func (s *Store) swapIn(run []*segmentFile, res compaction.Result) error {
 // retentionCheckpoint checkpoints the index and takes the retention
 // snapshot compaction decides by, and returns both. The snapshot must
 // agree with every system record, and count only durable events (see
-// retainedOf). Those written before it are committed
-// first (checkpointAll). Those written while it is taken are noted
-// (s.touched): their streams are left out of it, so compaction keeps all
-// of them this time, which is always safe. Its cutoffs are then published
-// (floors), under s.mu, so that a metadata change from then on keeps
-// hidden what this compaction may remove, however it loosens retention.
-// It takes one pass however busy writers are.
+// retainedOf). System records written before it are committed first
+// (checkpointAll). Those written while it is taken are noted (s.touched):
+// their streams are left out of it, so compaction keeps all of them this
+// time, which is always safe. Its cutoffs are then published (floors),
+// under s.mu, so that a metadata change from then on keeps hidden what
+// this compaction may remove, however it loosens retention. It takes one
+// pass however busy writers are.
 func (s *Store) retentionCheckpoint(ctx context.Context) (uint64, compaction.Keep, error) {
 	s.mu.Lock()
 	s.touched = make(map[string]struct{})
 	s.mu.Unlock()
-	stopNoting := func() map[string]struct{} {
+	stopNoting := func() {
 		s.mu.Lock()
-		defer s.mu.Unlock()
-		t := s.touched
 		s.touched = nil
-		return t
+		s.mu.Unlock()
 	}
 	cp, err := s.checkpointAll()
 	if err != nil {
