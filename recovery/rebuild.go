@@ -115,10 +115,14 @@ func Rebuild(fs mmapfile.FS, segs []Segment, indexName string, minSlots, durable
 	if rep.TornBytes, err = cutLog(fs, segs, lg, 0); err != nil {
 		return nil, rep, err
 	}
+	gapStream, gapAt := "", uint64(segment.NoPosition)
 	for stream, c := range heads {
-		if c.unexplainedGap() {
-			return nil, rep, gapError(segs, stream, c.gapRecord)
+		if c.unexplainedGap() && c.gapRecord < gapAt {
+			gapStream, gapAt = stream, c.gapRecord // the first in the log
 		}
+	}
+	if gapAt != segment.NoPosition {
+		return nil, rep, gapError(segs, gapStream, gapAt)
 	}
 	rep.Streams = len(heads)
 	ix, err := buildIndex(fs, segs[:lg.cut+1], indexName, minSlots, heads, rep.End)
