@@ -151,7 +151,12 @@ func (lr *logReader) fill() (int, error) {
 					if _, err := segment.Peek(seg.data, off, lr.pos, &lr.peeked); err != nil {
 						return segment.WithSegment(err, seg.name)
 					}
+					// Match is the caller's code: it runs without the
+					// metadata lock, which the committer needs (for
+					// streams with retention) and must never wait for.
+					lr.meta.unlock()
 					skip = !lr.filter.keepsHeader(&lr.peeked, &lr.header)
+					lr.meta.lock()
 				}
 				if skip {
 					lr.pos += uint64(m)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 )
 
 // TestSystemRecordsRaceAppends writes a system record to a stream while
@@ -99,4 +100,44 @@ func TestSystemRecordsRaceAppends(t *testing.T) {
 	})
 	closeT(t, s)
 	verifyClean(t, dir)
+}
+
+// TestFilterMatchHoldsNoLockWritersNeed: a log read's Match predicate is
+// the caller's code and may take its time; appends to streams with
+// retention (whose metadata the committer updates) must go on meanwhile.
+func TestFilterMatchHoldsNoLockWritersNeed(t *testing.T) {
+	s := openT(t, t.TempDir(), nil)
+	defer func() { _ = s.Close() }()
+	if err := s.SetStreamMetadata(bg, "kept", StreamMetadata{MaxCount: 10}); err != nil {
+		t.Fatal(err)
+	}
+	appendT(t, s, "kept", Any, ev("0"))
+	appendT(t, s, "other", Any, ev("0"))
+	appended := make(chan error, 1)
+	match := func(h *EventHeader) bool {
+		if string(h.Stream) != "other" {
+			return true
+		}
+		// Append to the stream with retention while this call runs, and
+		// wait for it.
+		go func() {
+			_, err := s.Append(bg, "kept", Any, ev("during Match"))
+			appended <- err
+		}()
+		select {
+		case err := <-appended:
+			if err != nil {
+				t.Error(err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("an append to a stream with retention waited for a Filter's Match to return")
+		}
+		return true
+	}
+	if got := collect(t, s.ReadAllFiltered(0, &Filter{Match: match})); len(got) != 2 {
+		t.Fatalf("filtered read: %d events", len(got))
+	}
+	if t.Failed() {
+		<-appended
+	}
 }
