@@ -20,9 +20,9 @@ type CompactOptions struct {
 	// BytesPerSecond limits how fast compaction reads the log (both of
 	// its passes count); 0 means DefaultCompactRate, a negative value no
 	// limit. Unthrottled, a compaction takes a core and much of the
-	// disk: on the 2-core VM Spool is measured on it tripled the p99 of
-	// 16 durable writers; at DefaultCompactRate it raised it by a third
-	// (spool bench, W6).
+	// disk: on the 2-core VM Spool is measured on it multiplied the p99
+	// of 16 durable writers by 3 to 17; at DefaultCompactRate it stayed
+	// within 1.3x (spool bench, W6).
 	BytesPerSecond int64
 	// Progress, when set, is called as the sealed segments are surveyed
 	// (at least once per segment and per MiB read) and as each run of
