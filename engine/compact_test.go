@@ -405,9 +405,7 @@ func TestCloseDuringCompact(t *testing.T) {
 // stream's events are all kept this time.
 func TestCompactSnapshotRacesAMetadataChange(t *testing.T) {
 	var clock int64 = 1_000_000
-	restoreClock := stampClock
-	stampClock = func() int64 { return clock }
-	defer func() { stampClock = restoreClock }()
+	useClock(t, &clock)
 
 	s := openT(t, t.TempDir(), &Options{SegmentSize: 64 << 10})
 	defer func() { _ = s.Close() }()

@@ -108,3 +108,11 @@ func (w *wrapFS) Open(name string) (mmapfile.File, error) {
 	}
 	return w.wrap(f), nil
 }
+
+// useClock makes the store's clock (record stamps, MaxAge) read *clock
+// until the test ends.
+func useClock(t testing.TB, clock *int64) {
+	restore := stampClock
+	stampClock = func() int64 { return *clock }
+	t.Cleanup(func() { stampClock = restore })
+}

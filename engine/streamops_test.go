@@ -342,9 +342,7 @@ func TestIndexStateOfSystemRecords(t *testing.T) {
 // (stamps never go back, so they are a prefix), in every kind of read.
 func TestMaxAgeHidesAPrefix(t *testing.T) {
 	var clock int64 = 1_000_000
-	restore := stampClock
-	stampClock = func() int64 { return clock }
-	defer func() { stampClock = restore }()
+	useClock(t, &clock)
 
 	s := openT(t, t.TempDir(), nil)
 	defer func() { _ = s.Close() }()
@@ -441,9 +439,7 @@ func TestSubscribeSkipsHiddenEvents(t *testing.T) {
 // is found again at its tail, whichever way the index was opened.
 func TestStampsNeverGoBackAcrossReopen(t *testing.T) {
 	var clock int64 = 2_000_000
-	restore := stampClock
-	stampClock = func() int64 { return clock }
-	defer func() { stampClock = restore }()
+	useClock(t, &clock)
 
 	dir := t.TempDir()
 	s := openT(t, dir, nil)
@@ -485,9 +481,7 @@ func TestStampsNeverGoBackAcrossReopen(t *testing.T) {
 // through an append that fails.
 func TestStreamStampsAheadOfTheClockStayTheirs(t *testing.T) {
 	var clock int64 = 1_700_000_000_000_000_000
-	restore := stampClock
-	stampClock = func() int64 { return clock }
-	defer func() { stampClock = restore }()
+	useClock(t, &clock)
 	dir := t.TempDir()
 	s := openT(t, dir, nil)
 	appendT(t, s, "ahead", NoStream, ev("a"))

@@ -159,42 +159,31 @@ func (wk *worker) appendTo(st *stream) bool {
 // after some prefix of these operations that holds every promised one.
 func (wk *worker) deleteOrAppend() bool {
 	st := wk.del
+	b := &batch{}
+	var res engine.AppendResult
+	var err error
+	call := "DeleteStream"
+	wasFailed := wk.m.failed.Load()
 	switch wk.rng.IntN(4) {
 	case 0:
-		b := &batch{setsMaxCount: true, maxCount: int64(wk.rng.IntN(4))}
-		err := wk.s.SetStreamMetadata(bg, st.name, engine.StreamMetadata{MaxCount: b.maxCount})
-		if err != nil {
-			b.status = maybe
-			st.batches = append(st.batches, b)
-			return wk.failed("SetStreamMetadata", err)
-		}
-		wk.m.ack(b, engine.AppendResult{})
-		st.batches = append(st.batches, b)
-		return true
+		b.setsMaxCount, b.maxCount, call = true, int64(wk.rng.IntN(4)), "SetStreamMetadata"
+		err = wk.s.SetStreamMetadata(bg, st.name, engine.StreamMetadata{MaxCount: b.maxCount})
 	case 1, 2:
-		b := &batch{events: wk.events(st.name)[:1]}
-		wasFailed := wk.m.failed.Load()
-		res, err := wk.s.Append(bg, st.name, engine.Any, b.events...)
-		if err != nil {
-			b.status = maybe
-			st.batches = append(st.batches, b)
-			return wk.failed("Append", err)
-		}
-		if wasFailed {
-			wk.m.violate("stream %s: append acknowledged after the store failed", st.name)
-		}
-		wk.m.ack(b, res)
-		st.batches = append(st.batches, b)
-		return true
+		b.events, call = wk.events(st.name)[:1], "Append"
+		res, err = wk.s.Append(bg, st.name, engine.Any, b.events...)
+	default:
+		b.deletes = true
+		err = wk.s.DeleteStream(bg, st.name, engine.Any)
 	}
-	b := &batch{deletes: true}
-	if err := wk.s.DeleteStream(bg, st.name, engine.Any); err != nil {
-		b.status = maybe
-		st.batches = append(st.batches, b)
-		return wk.failed("DeleteStream", err)
-	}
-	wk.m.ack(b, engine.AppendResult{})
 	st.batches = append(st.batches, b)
+	if err != nil {
+		b.status = maybe
+		return wk.failed(call, err)
+	}
+	if wasFailed {
+		wk.m.violate("stream %s: %s acknowledged after the store failed", st.name, call)
+	}
+	wk.m.ack(b, res)
 	return true
 }
 
