@@ -22,6 +22,7 @@ import (
 var (
 	flagLoad    = flag.String("spool.load", "100x1000", "load store for read benchmarks: streams x events per stream")
 	flagSegment = flag.Int64("spool.segment", 0, "segment size in bytes for append benchmarks (0: engine default)")
+	flagPrep    = flag.String("spool.prep", "", "segment preparation for append benchmarks: zero-fill or fallocate (empty: engine default)")
 )
 
 func TestMain(m *testing.M) {
@@ -31,12 +32,18 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func benchOptions(d engine.Durability) *engine.Options {
-	return &engine.Options{Durability: d, SegmentSize: *flagSegment}
+func benchOptions(b *testing.B, d engine.Durability) *engine.Options {
+	o := &engine.Options{Durability: d, SegmentSize: *flagSegment}
+	if *flagPrep != "" {
+		if err := SetPrep(o, *flagPrep); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return o
 }
 
 func benchAppend(b *testing.B, d engine.Durability, writers, batch int) {
-	s, err := engine.Open(b.TempDir(), benchOptions(d))
+	s, err := engine.Open(b.TempDir(), benchOptions(b, d))
 	if err != nil {
 		b.Fatal(err)
 	}

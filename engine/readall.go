@@ -66,6 +66,8 @@ type logReader struct {
 	peeked   segment.Record
 	header   EventHeader // scratch for filter.Match
 	meta     metaView    // the retention of streams that have one
+	stream   lastName    // the last stream ID handed out
+	typ      lastName    // the last event type handed out
 	// In a compacted segment (mapSeg), the position map index of the
 	// record after the one ending at mapPos: saves a search per record.
 	mapSeg  *mappedSegment
@@ -225,13 +227,13 @@ const systemFlags = segment.FlagMetadata | segment.FlagDeleted | segment.FlagTom
 
 func (lr *logReader) event(r *segment.Record) RecordedEvent {
 	return RecordedEvent{
-		Stream:   lr.s.names.get(r.Stream),
+		Stream:   lr.stream.get(&lr.s.names, r.Stream),
 		Version:  r.Version,
 		Position: r.Position,
 		Next:     r.End(),
 		Time:     time.Unix(0, r.Timestamp),
 		ID:       r.ID,
-		Type:     lr.s.names.get(r.Type),
+		Type:     lr.typ.get(&lr.s.names, r.Type),
 		Data:     nilIfEmpty(r.Data),
 		Metadata: nilIfEmpty(r.Metadata),
 	}

@@ -34,12 +34,14 @@ func (s *Store) Subscribe(ctx context.Context, from uint64, opts *SubscribeOptio
 	return func(yield func(RecordedEvent, error) bool) {
 		lr := logReader{s: s, view: readView{s: s}, filter: f, meta: metaView{t: &s.meta}}
 		defer lr.view.close()
+		wake, stop := s.commitWaiter(ctx)
+		defer stop()
 		if err := lr.start(from); err != nil {
 			yield(RecordedEvent{}, err)
 			return
 		}
 		for lr.drain(yield) {
-			next, err := s.awaitCommit(ctx, lr.pos)
+			next, err := s.awaitCommit(ctx, wake, lr.pos)
 			if err != nil {
 				yield(RecordedEvent{}, err)
 				return
@@ -50,23 +52,48 @@ func (s *Store) Subscribe(ctx context.Context, from uint64, opts *SubscribeOptio
 }
 
 // awaitCommit blocks until the committed position passes pos and returns
-// it, or until ctx ends or the store closes or fails.
-func (s *Store) awaitCommit(ctx context.Context, pos uint64) (uint64, error) {
+// it, or until ctx ends or the store closes or fails. wake is the caller's
+// channel from commitWaiter.
+func (s *Store) awaitCommit(ctx context.Context, wake <-chan struct{}, pos uint64) (uint64, error) {
 	for {
-		ch := s.commits.wait() // arm first, then check: no lost wake-up
 		if err := s.usable(); err != nil {
 			return 0, err
 		}
 		if c := s.committed.Load(); c > pos {
 			return c, nil
 		}
+		// One channel per non-blocking select: those take no lock while
+		// the channel is open (a select of several locks them all), and
+		// these two are shared by every subscriber.
 		select {
-		case <-ch:
 		case <-s.stop:
 			return 0, ErrClosed
+		default:
+		}
+		select {
 		case <-ctx.Done():
 			return 0, ctx.Err()
+		default:
 		}
+		<-wake
+	}
+}
+
+// commitWaiter registers a wake channel for a subscriber (see
+// commitNotifier) and has the end of ctx notify it, so that awaitCommit
+// needs no select on ctx.Done() and s.stop (Close and fail notify too).
+// stop undoes both.
+func (s *Store) commitWaiter(ctx context.Context) (wake <-chan struct{}, stop func()) {
+	ch := s.commits.register()
+	stopAfter := context.AfterFunc(ctx, func() {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	})
+	return ch, func() {
+		stopAfter()
+		s.commits.unregister(ch)
 	}
 }
 
@@ -80,6 +107,8 @@ func (s *Store) SubscribeStream(ctx context.Context, stream string, fromVersion 
 			yield(RecordedEvent{}, fmt.Errorf("spool: invalid start version %d for a subscription", fromVersion))
 			return
 		}
+		wake, stop := s.commitWaiter(ctx)
+		defer stop()
 		next := fromVersion
 		var seen uint64 // committed position read through
 		for {
@@ -96,7 +125,7 @@ func (s *Store) SubscribeStream(ctx context.Context, stream string, fromVersion 
 				}
 				next = e.Version + 1
 			}
-			if _, err := s.awaitCommit(ctx, seen); err != nil {
+			if _, err := s.awaitCommit(ctx, wake, seen); err != nil {
 				yield(RecordedEvent{}, err)
 				return
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"strings"
 	"sync"
 	"testing"
@@ -131,36 +132,44 @@ func TestSubscribeResumeAndPositions(t *testing.T) {
 	}
 }
 
+// TestSubscribeEnds: a subscriber waiting for the next commit ends when its
+// context is cancelled and when the store closes, whichever kind it is.
+// Waiting watches neither ctx nor Close directly (see awaitCommit): both
+// wake the commit waiters.
 func TestSubscribeEnds(t *testing.T) {
-	s := openT(t, t.TempDir(), nil)
-	appendT(t, s, "s", NoStream, ev("x"))
-
-	ctx, cancel := context.WithCancel(bg)
-	done := make(chan error, 1)
-	go func() {
-		_, err := collectErr(s.Subscribe(ctx, 0, nil))
-		done <- err
-	}()
-	time.Sleep(10 * time.Millisecond)
-	cancel()
-	select {
-	case err := <-done:
-		wantErrIs(t, err, context.Canceled)
-	case <-time.After(10 * time.Second):
-		t.Fatal("subscriber did not end when its context was cancelled")
+	kinds := map[string]func(s *Store, ctx context.Context) iter.Seq2[RecordedEvent, error]{
+		"Subscribe": func(s *Store, ctx context.Context) iter.Seq2[RecordedEvent, error] { return s.Subscribe(ctx, 0, nil) },
+		"SubscribeStream": func(s *Store, ctx context.Context) iter.Seq2[RecordedEvent, error] {
+			return s.SubscribeStream(ctx, "s", 0)
+		},
 	}
-
-	go func() {
-		_, err := collectErr(s.SubscribeStream(bg, "s", 0))
-		done <- err
-	}()
-	time.Sleep(10 * time.Millisecond)
-	closeT(t, s)
-	select {
-	case err := <-done:
-		wantErrIs(t, err, ErrClosed)
-	case <-time.After(10 * time.Second):
-		t.Fatal("stream subscriber did not end when the store closed")
+	for name, sub := range kinds {
+		t.Run(name, func(t *testing.T) {
+			s := openT(t, t.TempDir(), nil)
+			appendT(t, s, "s", NoStream, ev("x"))
+			ctx, cancel := context.WithCancel(bg)
+			ended := make(chan error, 2)
+			for _, c := range []context.Context{ctx, bg} {
+				go func() {
+					_, err := collectErr(sub(s, c))
+					ended <- err
+				}()
+			}
+			wait := func(what string) error {
+				select {
+				case err := <-ended:
+					return err
+				case <-time.After(10 * time.Second):
+					t.Fatalf("subscriber did not end when %s", what)
+					return nil
+				}
+			}
+			time.Sleep(10 * time.Millisecond)
+			cancel()
+			wantErrIs(t, wait("its context was cancelled"), context.Canceled)
+			closeT(t, s)
+			wantErrIs(t, wait("the store closed"), ErrClosed)
+		})
 	}
 }
 
