@@ -17,9 +17,10 @@ type streamHead struct {
 	tail            uint64 // position of the newest event
 	tailSkip        uint64 // its skip pointer
 	tailSkipVersion uint64
-	tailStamp       int64      // its timestamp: the next events' stamps are not lower
-	hasMeta         bool       // the stream has system records; meta is valid
-	meta            streamMeta // its retention, as of this head
+	tailStamp       int64          // its timestamp: the next events' stamps are not lower
+	slot            hashindex.Slot // where the index holds the stream, when known
+	hasMeta         bool           // the stream has system records; meta is valid
+	meta            streamMeta     // its retention, as of this head
 }
 
 var noStreamHead = streamHead{version: -1, tail: segment.NoPosition, tailSkip: segment.NoPosition}
@@ -69,8 +70,9 @@ type indexUpdate struct {
 	fp     hashindex.Fingerprint
 	stream string
 	entry  hashindex.Entry
-	system bool       // a system record: meta replaces the stream's entry
-	meta   streamMeta // for system records
+	slot   hashindex.Slot // where the index held the stream, when known
+	system bool           // a system record: meta replaces the stream's entry
+	meta   streamMeta     // for system records
 }
 
 // Append appends events to stream, atomically: after it returns without
@@ -257,7 +259,7 @@ func (s *Store) appendLocked(stream string, fp hashindex.Fingerprint, expected i
 	s.stats.appends.Add(1)
 	s.stats.events.Add(uint64(len(events)))
 	s.stats.bytes.Add(uint64(size))
-	wait, err := s.headChangedLocked(stream, parent, indexUpdate{fp: fp, stream: stream, entry: parent.entry()}, pos)
+	wait, err := s.headChangedLocked(stream, parent, indexUpdate{fp: fp, stream: stream, entry: parent.entry(), slot: parent.slot}, pos)
 	if err != nil {
 		return AppendResult{}, 0, err
 	}
@@ -385,7 +387,7 @@ func (s *Store) headChangedLocked(stream string, head streamHead, u indexUpdate,
 // applyUpdate puts u into the index and the metadata table; v is the
 // caller's view for reading the records the index points at.
 func (s *Store) applyUpdate(v *readView, u *indexUpdate) error {
-	if err := s.putIndex(v, u.fp, u.stream, u.entry); err != nil {
+	if err := s.putIndex(v, u.slot, u.fp, u.stream, u.entry); err != nil {
 		return err
 	}
 	switch {
@@ -405,7 +407,7 @@ func (s *Store) headLocked(stream string, fp hashindex.Fingerprint) (streamHead,
 	}
 	src := writerSource{s}
 	r := &s.scan
-	e, found, err := s.index.Lookup(fp, matchStream(src, stream, r))
+	e, slot, found, err := s.index.LookupSlot(fp, matchStream(src, stream, r))
 	if err != nil || !found {
 		return noStreamHead, indexErr(err)
 	}
@@ -416,6 +418,7 @@ func (s *Store) headLocked(stream string, fp hashindex.Fingerprint) (streamHead,
 		}
 		head = streamHead{version: e.Version, tail: e.Tail, tailSkip: r.Skip, tailSkipVersion: r.SkipVersion, tailStamp: r.Timestamp}
 	}
+	head.slot = slot
 	if e.Aux != 0 {
 		m, ok := s.meta.get(stream)
 		if !ok || m.sys != e.Aux-1 {
@@ -528,12 +531,15 @@ func (s *Store) rollLocked() error {
 }
 
 // putIndex records a stream's new head in the index; v is the caller's
-// view for reading the records the index points at.
-func (s *Store) putIndex(v *readView, fp hashindex.Fingerprint, stream string, e hashindex.Entry) error {
+// view for reading the records the index points at. at is the slot the
+// lookup of the head found the stream in (hashindex.PutSlot): it saves the
+// probe and the record read of the match, which cost as much as the rest
+// of a NoSync append's index work.
+func (s *Store) putIndex(v *readView, at hashindex.Slot, fp hashindex.Fingerprint, stream string, e hashindex.Entry) error {
 	var r segment.Record
 	// Index entries point at records in the file only: committed ones in
 	// SyncEachCommit mode, written ones in the others.
-	if err := s.index.Put(fp, e, matchStream(v, stream, &r)); err != nil {
+	if err := s.index.PutSlot(at, fp, e, matchStream(v, stream, &r)); err != nil {
 		return &fatalError{indexErr(err)}
 	}
 	return nil

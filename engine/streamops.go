@@ -183,6 +183,6 @@ func (s *Store) systemLocked(stream string, fp hashindex.Fingerprint, expected i
 
 	head.hasMeta = true
 	head.meta = streamMeta{md: md, tombstoned: flag == segment.FlagTombstone, deleted: flag == segment.FlagDeleted, sys: w.pos, last: head.version}
-	u := indexUpdate{fp: fp, stream: stream, entry: head.entry(), system: true, meta: head.meta}
+	u := indexUpdate{fp: fp, stream: stream, entry: head.entry(), slot: head.slot, system: true, meta: head.meta}
 	return s.headChangedLocked(stream, head, u, end)
 }

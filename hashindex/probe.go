@@ -63,17 +63,31 @@ func growthNeeded(count, slots uint64) bool { return 4*count > 3*slots }
 // calling Put or Flush. match runs under the index's read lock: it must not
 // call back into the index.
 func (ix *Index) Lookup(fp Fingerprint, match MatchFunc) (Entry, bool, error) {
+	e, _, found, err := ix.LookupSlot(fp, match)
+	return e, found, err
+}
+
+// Slot names the slot a LookupSlot found a stream in, so that the Put of
+// that stream's next entry can go straight there (see PutSlot). The zero
+// Slot names none.
+type Slot struct {
+	t *table
+	i uint64
+}
+
+// LookupSlot is Lookup that also returns the slot holding the stream.
+func (ix *Index) LookupSlot(fp Fingerprint, match MatchFunc) (Entry, Slot, bool, error) {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	t := ix.t
 	if t == nil {
-		return Entry{}, false, ix.closedErr()
+		return Entry{}, Slot{}, false, ix.closedErr()
 	}
 	i, found, err := ix.probe(t, fp, match)
 	if err != nil || !found {
-		return Entry{}, false, err
+		return Entry{}, Slot{}, false, err
 	}
-	return slotEntry(t.slot(i)), true, nil
+	return slotEntry(t.slot(i)), Slot{t: t, i: i}, true, nil
 }
 
 // Put stores e as the entry of the stream with fingerprint fp: it
@@ -86,6 +100,17 @@ func (ix *Index) Lookup(fp Fingerprint, match MatchFunc) (Entry, bool, error) {
 // Only one goroutine may call Put and Flush; Lookups may run meanwhile.
 // match runs without the read lock, so Lookups are not blocked by it.
 func (ix *Index) Put(fp Fingerprint, e Entry, match MatchFunc) error {
+	return ix.PutSlot(Slot{}, fp, e, match)
+}
+
+// PutSlot is Put for a stream that LookupSlot found in slot at: while the
+// table is still the one that lookup probed, it overwrites that slot
+// without probing again or calling match. Entries never move within a
+// table (none is ever removed, and a growth builds a new table), so the
+// slot still holds the stream the lookup matched; its fingerprint and
+// checksum are checked all the same. Otherwise, and for the zero Slot, it
+// is Put.
+func (ix *Index) PutSlot(at Slot, fp Fingerprint, e Entry, match MatchFunc) error {
 	if fp.IsZero() {
 		return fmt.Errorf("hashindex: put into %s: the zero fingerprint marks empty slots", ix.name)
 	}
@@ -100,6 +125,17 @@ func (ix *Index) Put(fp Fingerprint, e Entry, match MatchFunc) error {
 	}
 	if err := ix.markDirty(t); err != nil {
 		return err
+	}
+	if at.t == t && at.i < t.slots {
+		b := t.slot(at.i)
+		empty, reason := checkSlot(b)
+		if reason != "" {
+			return ix.corrupt(slotOffset(at.i), reason)
+		}
+		if !empty && slotFingerprint(b) == fp {
+			ix.store(t, at.i, fp, e, false)
+			return nil
+		}
 	}
 	i, found, err := ix.probe(t, fp, match)
 	if err != nil {
