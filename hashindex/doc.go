@@ -99,8 +99,9 @@
 //
 // # Concurrency
 //
-// Any number of goroutines may call Lookup, Len, Slots, Checkpoint, Clean,
-// Validate and All while Put and Flush run (they exclude each other). Lookups hold a
+// Any number of goroutines may call Lookup (and LookupSlot), Len, Slots,
+// Checkpoint, Clean, Validate and All while Put (and PutSlot) and Flush run
+// (they exclude each other). Lookups hold a
 // read lock for the whole probe (MatchFunc included); Put takes the write
 // lock only to store a slot and to swap tables after a growth, so a
 // growth's copy and Flush's msyncs do not block Lookups. Close must not
