@@ -7,65 +7,81 @@ import (
 )
 
 // commitNotifier wakes subscribers when the committed position moves (or
-// the store closes or fails, or a subscriber's context ends).
+// the store closes or fails).
 //
-// Each subscriber registers a wake channel of its own with room for one
-// token, for as long as it runs. notify drops a token into every channel
-// that has none; a subscriber checks the committed position and, when it
-// has not moved, takes a token (blocking until there is one) and checks
-// again. A token left over from an earlier notify costs one needless
-// check, never a lost wake-up: a notify that finds the channel full comes
-// after the token the subscriber has yet to take.
+// Each subscriber registers a commitWaiter of its own for as long as it
+// runs: a flag saying it is about to block, and a wake channel with room
+// for one token. A subscriber sets its flag, then checks the committed
+// position (and whether the store is usable), and only when nothing moved
+// takes a token, blocking until there is one. notify, after the position
+// moved, drops a token into the channel of every subscriber whose flag is
+// set. Flag and position are sequentially consistent atomics, so either
+// the subscriber sees the new position or notify sees the flag: no lost
+// wake-up. A token left over costs one needless check.
 //
 // Why not one channel that notify closes: every waiter then locked that
-// one channel to wait, and all of them were woken together, each taking
-// the lock again. With a hundred subscribers that contention cost more CPU
-// than their reads and took a third of the durable append rate (S2 in
-// spool bench). A token send to a full channel and a receive from a
-// channel nobody else uses take no contended lock. Appends pay one atomic
-// load while nobody subscribes.
+// one channel to wait, all were woken together and locked it again, and
+// with a select on the store's stop channel and the context three shared
+// channels were locked each time. With a hundred subscribers that
+// contention cost more CPU than their reads and took a third of the
+// durable append rate (S2 in spool bench). Now a waiter locks only its own
+// channel, and notify skips subscribers that are busy reading with one
+// load each. Appends pay one atomic load while nobody subscribes.
 type commitNotifier struct {
-	mu   sync.Mutex                      // serialises register and unregister
-	subs atomic.Pointer[[]chan struct{}] // copy on write
+	mu      sync.Mutex                      // serialises register and unregister
+	waiters atomic.Pointer[[]*commitWaiter] // copy on write
 }
 
-// register returns a new wake channel that every notify until unregister
-// drops a token into.
-func (n *commitNotifier) register() chan struct{} {
-	ch := make(chan struct{}, 1)
+// commitWaiter is one subscriber's registration with the notifier.
+type commitWaiter struct {
+	waiting atomic.Bool   // set before the last check preceding a block
+	wake    chan struct{} // capacity 1: a token means "check again"
+}
+
+// poke leaves a token unless one is waiting already.
+func (w *commitWaiter) poke() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// register returns a new waiter that notify wakes until unregister.
+func (n *commitNotifier) register() *commitWaiter {
+	w := &commitWaiter{wake: make(chan struct{}, 1)}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	var list []chan struct{}
-	if p := n.subs.Load(); p != nil {
+	var list []*commitWaiter
+	if p := n.waiters.Load(); p != nil {
 		list = slices.Clone(*p)
 	}
-	list = append(list, ch)
-	n.subs.Store(&list)
-	return ch
+	list = append(list, w)
+	n.waiters.Store(&list)
+	return w
 }
 
-// unregister stops notifying ch.
-func (n *commitNotifier) unregister(ch chan struct{}) {
+// unregister stops notifying w.
+func (n *commitNotifier) unregister(w *commitWaiter) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	p := n.subs.Load()
+	p := n.waiters.Load()
 	if p == nil {
 		return
 	}
-	list := slices.DeleteFunc(slices.Clone(*p), func(c chan struct{}) bool { return c == ch })
-	n.subs.Store(&list)
+	list := slices.DeleteFunc(slices.Clone(*p), func(x *commitWaiter) bool { return x == w })
+	n.waiters.Store(&list)
 }
 
-// notify wakes every registered subscriber.
+// notify wakes every registered subscriber that is waiting or about to.
+// The caller has made the change the subscribers check for first.
 func (n *commitNotifier) notify() {
-	p := n.subs.Load()
+	p := n.waiters.Load()
 	if p == nil {
 		return
 	}
-	for _, ch := range *p {
-		select {
-		case ch <- struct{}{}:
-		default: // a token is waiting already
+	for _, w := range *p {
+		if w.waiting.Load() {
+			w.poke()
 		}
 	}
 }

@@ -34,14 +34,14 @@ func (s *Store) Subscribe(ctx context.Context, from uint64, opts *SubscribeOptio
 	return func(yield func(RecordedEvent, error) bool) {
 		lr := logReader{s: s, view: readView{s: s}, filter: f, meta: metaView{t: &s.meta}}
 		defer lr.view.close()
-		wake, stop := s.commitWaiter(ctx)
+		waiter, stop := s.watchCommits(ctx)
 		defer stop()
 		if err := lr.start(from); err != nil {
 			yield(RecordedEvent{}, err)
 			return
 		}
 		for lr.drain(yield) {
-			next, err := s.awaitCommit(ctx, wake, lr.pos)
+			next, err := s.awaitCommit(ctx, waiter, lr.pos)
 			if err != nil {
 				yield(RecordedEvent{}, err)
 				return
@@ -52,14 +52,17 @@ func (s *Store) Subscribe(ctx context.Context, from uint64, opts *SubscribeOptio
 }
 
 // awaitCommit blocks until the committed position passes pos and returns
-// it, or until ctx ends or the store closes or fails. wake is the caller's
-// channel from commitWaiter.
-func (s *Store) awaitCommit(ctx context.Context, wake <-chan struct{}, pos uint64) (uint64, error) {
+// it, or until ctx ends or the store closes or fails. w is the caller's
+// registration (see commitNotifier and watchCommits).
+func (s *Store) awaitCommit(ctx context.Context, w *commitWaiter, pos uint64) (uint64, error) {
 	for {
+		w.waiting.Store(true) // before the checks: see commitNotifier
 		if err := s.usable(); err != nil {
+			w.waiting.Store(false)
 			return 0, err
 		}
 		if c := s.committed.Load(); c > pos {
+			w.waiting.Store(false)
 			return c, nil
 		}
 		// One channel per non-blocking select: those take no lock while
@@ -67,33 +70,29 @@ func (s *Store) awaitCommit(ctx context.Context, wake <-chan struct{}, pos uint6
 		// these two are shared by every subscriber.
 		select {
 		case <-s.stop:
+			w.waiting.Store(false)
 			return 0, ErrClosed
 		default:
 		}
 		select {
 		case <-ctx.Done():
+			w.waiting.Store(false)
 			return 0, ctx.Err()
 		default:
 		}
-		<-wake
+		<-w.wake
 	}
 }
 
-// commitWaiter registers a wake channel for a subscriber (see
-// commitNotifier) and has the end of ctx notify it, so that awaitCommit
-// needs no select on ctx.Done() and s.stop (Close and fail notify too).
-// stop undoes both.
-func (s *Store) commitWaiter(ctx context.Context) (wake <-chan struct{}, stop func()) {
-	ch := s.commits.register()
-	stopAfter := context.AfterFunc(ctx, func() {
-		select {
-		case ch <- struct{}{}:
-		default:
-		}
-	})
-	return ch, func() {
+// watchCommits registers a subscriber with the commit notifier and has the
+// end of ctx wake it, so that awaitCommit needs no select on ctx.Done()
+// and s.stop (Close and fail notify). stop undoes both.
+func (s *Store) watchCommits(ctx context.Context) (w *commitWaiter, stop func()) {
+	w = s.commits.register()
+	stopAfter := context.AfterFunc(ctx, w.poke)
+	return w, func() {
 		stopAfter()
-		s.commits.unregister(ch)
+		s.commits.unregister(w)
 	}
 }
 
@@ -107,7 +106,7 @@ func (s *Store) SubscribeStream(ctx context.Context, stream string, fromVersion 
 			yield(RecordedEvent{}, fmt.Errorf("spool: invalid start version %d for a subscription", fromVersion))
 			return
 		}
-		wake, stop := s.commitWaiter(ctx)
+		waiter, stop := s.watchCommits(ctx)
 		defer stop()
 		next := fromVersion
 		var seen uint64 // committed position read through
@@ -125,7 +124,7 @@ func (s *Store) SubscribeStream(ctx context.Context, stream string, fromVersion 
 				}
 				next = e.Version + 1
 			}
-			if _, err := s.awaitCommit(ctx, wake, seen); err != nil {
+			if _, err := s.awaitCommit(ctx, waiter, seen); err != nil {
 				yield(RecordedEvent{}, err)
 				return
 			}
