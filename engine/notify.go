@@ -4,6 +4,8 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+
+	"golang.org/x/sys/cpu"
 )
 
 // commitNotifier wakes subscribers when the committed position moves (or
@@ -17,7 +19,9 @@ import (
 // moved, drops a token into the channel of every subscriber whose flag is
 // set. Flag and position are sequentially consistent atomics, so either
 // the subscriber sees the new position or notify sees the flag: no lost
-// wake-up. A token left over costs one needless check.
+// wake-up. A token left over costs one needless check. Close, whose stop
+// channel is no atomic, pokes every subscriber (notifyAll), and a
+// subscriber's ended context pokes it alone.
 //
 // Why not one channel that notify closes: every waiter then locked that
 // one channel to wait, all were woken together and locked it again, and
@@ -36,6 +40,9 @@ type commitNotifier struct {
 type commitWaiter struct {
 	waiting atomic.Bool   // set before the last check preceding a block
 	wake    chan struct{} // capacity 1: a token means "check again"
+	// Each subscriber writes its flag at every wait: keep it off the
+	// cache lines of the others, which notify reads.
+	_ cpu.CacheLinePad
 }
 
 // poke leaves a token unless one is waiting already.
@@ -81,6 +88,17 @@ func (n *commitNotifier) notify() {
 	}
 	for _, w := range *p {
 		if w.waiting.Load() {
+			w.poke()
+		}
+	}
+}
+
+// notifyAll wakes every registered subscriber, waiting or not, for a
+// change that subscribers do not check within the flag protocol: Close's
+// stop channel. The token stays until the subscriber next blocks.
+func (n *commitNotifier) notifyAll() {
+	if p := n.waiters.Load(); p != nil {
+		for _, w := range *p {
 			w.poke()
 		}
 	}

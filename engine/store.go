@@ -555,7 +555,7 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 
 	close(s.stop)
-	s.commits.notify() // subscribers waiting for a commit end (see awaitCommit)
+	s.commits.notifyAll() // subscribers waiting for a commit end (see awaitCommit)
 	<-s.flusherDone
 	<-s.spareDone
 	s.dropSpare() // a prepared spare stays on disk for the next Open
