@@ -9,7 +9,7 @@ func (s *Store) crashForTest() {
 	s.closing = true
 	s.mu.Unlock()
 	s.failure.CompareAndSwap(nil, &errCrashed) // the flusher's last round must not sync
-	close(s.stop)
+	s.stopBackground()
 	<-s.flusherDone
 	<-s.spareDone
 	s.dropSpare()

@@ -19,9 +19,9 @@ import (
 // moved, drops a token into the channel of every subscriber whose flag is
 // set. Flag and position are sequentially consistent atomics, so either
 // the subscriber sees the new position or notify sees the flag: no lost
-// wake-up. A token left over costs one needless check. Close, whose stop
-// channel is no atomic, pokes every subscriber (notifyAll), and a
-// subscriber's ended context pokes it alone.
+// wake-up. A token left over costs one needless check. Close pokes every
+// subscriber (notifyAll: closing its stop channel is not ordered with the
+// flags), and a subscriber's ended context pokes it alone.
 //
 // Why not one channel that notify closes: every waiter then locked that
 // one channel to wait, all were woken together and locked it again, and
@@ -30,7 +30,7 @@ import (
 // contention cost more CPU than their reads and took a third of the
 // durable append rate (S2 in spool bench). Now a waiter locks only its own
 // channel, and notify skips subscribers that are busy reading with one
-// load each. Appends pay one atomic load while nobody subscribes.
+// load each. Without subscribers, notify costs a load and an empty loop.
 type commitNotifier struct {
 	mu      sync.Mutex                      // serialises register and unregister
 	waiters atomic.Pointer[[]*commitWaiter] // copy on write
@@ -40,8 +40,8 @@ type commitNotifier struct {
 type commitWaiter struct {
 	waiting atomic.Bool   // set before the last check preceding a block
 	wake    chan struct{} // capacity 1: a token means "check again"
-	// Each subscriber writes its flag at every wait: keep it off the
-	// cache lines of the others, which notify reads.
+	// Each subscriber writes its flag at every wait: the pad keeps the
+	// waiters' flags off each other's cache lines.
 	_ cpu.CacheLinePad
 }
 
@@ -94,7 +94,7 @@ func (n *commitNotifier) notify() {
 }
 
 // notifyAll wakes every registered subscriber, waiting or not, for a
-// change that subscribers do not check within the flag protocol: Close's
+// change that is not ordered with their flags: the close of the store's
 // stop channel. The token stays until the subscriber next blocks.
 func (n *commitNotifier) notifyAll() {
 	if p := n.waiters.Load(); p != nil {

@@ -554,8 +554,7 @@ func (s *Store) Close() error {
 	end := s.written
 	s.mu.Unlock()
 
-	close(s.stop)
-	s.commits.notifyAll() // subscribers waiting for a commit end (see awaitCommit)
+	s.stopBackground()
 	<-s.flusherDone
 	<-s.spareDone
 	s.dropSpare() // a prepared spare stays on disk for the next Open
@@ -584,6 +583,15 @@ func (s *Store) Close() error {
 		return fmt.Errorf("spool: close %s: %w", s.dir, err)
 	}
 	return nil
+}
+
+// stopBackground tells the background goroutines and the subscribers
+// waiting for a commit that the store is closing. A channel close is not
+// ordered with the waiters' flags (see commitNotifier), so every waiter is
+// poked.
+func (s *Store) stopBackground() {
+	close(s.stop)
+	s.commits.notifyAll()
 }
 
 // releaseFiles closes the index and lets go of every segment; readers

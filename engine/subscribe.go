@@ -85,8 +85,9 @@ func (s *Store) awaitCommit(ctx context.Context, w *commitWaiter, pos uint64) (u
 }
 
 // watchCommits registers a subscriber with the commit notifier and has the
-// end of ctx wake it, so that awaitCommit needs no select on ctx.Done()
-// and s.stop (Close and fail notify). stop undoes both.
+// end of ctx wake it, so that awaitCommit needs no blocking select on
+// ctx.Done() and s.stop: ctx's end pokes this waiter, Close pokes every
+// one, and failures notify. stop undoes both.
 func (s *Store) watchCommits(ctx context.Context) (w *commitWaiter, stop func()) {
 	w = s.commits.register()
 	stopAfter := context.AfterFunc(ctx, w.poke)

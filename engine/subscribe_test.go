@@ -164,12 +164,60 @@ func TestSubscribeEnds(t *testing.T) {
 					return nil
 				}
 			}
-			time.Sleep(10 * time.Millisecond)
+			waitBlocked(t, s, 2)
 			cancel()
 			wantErrIs(t, wait("its context was cancelled"), context.Canceled)
+			waitBlocked(t, s, 1)
 			closeT(t, s)
 			wantErrIs(t, wait("the store closed"), ErrClosed)
 		})
+	}
+}
+
+// TestSubscribeEndsOnFailure: a subscriber waiting for the next commit ends
+// with the store's failure.
+func TestSubscribeEndsOnFailure(t *testing.T) {
+	s := openT(t, t.TempDir(), nil)
+	appendT(t, s, "s", NoStream, ev("x"))
+	ended := make(chan error, 1)
+	go func() {
+		_, err := collectErr(s.Subscribe(bg, 0, nil))
+		ended <- err
+	}()
+	waitBlocked(t, s, 1)
+	_ = s.fail(errors.New("injected"))
+	select {
+	case err := <-ended:
+		wantErrIs(t, err, ErrFailed)
+	case <-time.After(10 * time.Second):
+		t.Fatal("subscriber did not end when the store failed")
+	}
+	_ = s.Close()
+}
+
+// waitBlocked waits until n subscribers are registered and about to block
+// for the next commit, and a little longer, so that what ends them reaches
+// them through a wake-up rather than through a check before they block.
+func waitBlocked(t *testing.T, s *Store, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		waiting := 0
+		if p := s.commits.waiters.Load(); p != nil {
+			for _, w := range *p {
+				if w.waiting.Load() {
+					waiting++
+				}
+			}
+		}
+		if waiting == n {
+			time.Sleep(20 * time.Millisecond)
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d subscribers waiting for a commit, want %d", waiting, n)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 

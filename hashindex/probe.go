@@ -107,9 +107,11 @@ func (ix *Index) Put(fp Fingerprint, e Entry, match MatchFunc) error {
 // table is still the one that lookup probed, it overwrites that slot
 // without probing again or calling match. Entries never move within a
 // table (none is ever removed, and a growth builds a new table), so the
-// slot still holds the stream the lookup matched; its fingerprint and
-// checksum are checked all the same. Otherwise, and for the zero Slot, it
-// is Put.
+// slot still holds the stream the lookup matched. at must come from a
+// LookupSlot of this same stream: the slot's fingerprint and checksum are
+// checked, but a slot of another stream with an equal fingerprint (a
+// 128-bit collision) cannot be told apart without match. Otherwise, and
+// for the zero Slot, it is Put.
 func (ix *Index) PutSlot(at Slot, fp Fingerprint, e Entry, match MatchFunc) error {
 	if fp.IsZero() {
 		return fmt.Errorf("hashindex: put into %s: the zero fingerprint marks empty slots", ix.name)
