@@ -71,10 +71,10 @@ func (t *nameTable) miss(b []byte) string {
 	return s
 }
 
-// lastName remembers the last name a reader took from a nameTable. Event
-// types repeat from one event to the next far more often than not, and so
-// do stream IDs within a batch: comparing with the last one costs less
-// than the table's map lookup.
+// lastName remembers the last name a reader (of the log or of a stream)
+// took from a nameTable. Event types repeat from one event to the next far
+// more often than not, and so do stream IDs within a batch: comparing with
+// the last one costs less than the table's map lookup.
 type lastName struct{ s string }
 
 func (l *lastName) get(t *nameTable, b []byte) string {

@@ -30,7 +30,7 @@ import (
 // contention cost more CPU than their reads and took a third of the
 // durable append rate (S2 in spool bench). Now a waiter locks only its own
 // channel, and notify skips subscribers that are busy reading with one
-// load each. Without subscribers, notify costs a load and an empty loop.
+// load each. Without subscribers, notify costs one atomic load.
 type commitNotifier struct {
 	mu      sync.Mutex                      // serialises register and unregister
 	waiters atomic.Pointer[[]*commitWaiter] // copy on write
@@ -76,6 +76,10 @@ func (n *commitNotifier) unregister(w *commitWaiter) {
 		return
 	}
 	list := slices.DeleteFunc(slices.Clone(*p), func(x *commitWaiter) bool { return x == w })
+	if len(list) == 0 {
+		n.waiters.Store(nil) // notify: one load again
+		return
+	}
 	n.waiters.Store(&list)
 }
 

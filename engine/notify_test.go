@@ -46,7 +46,7 @@ func TestCommitWaitersMissNoWakeUp(t *testing.T) {
 		}
 	}
 	wg.Wait()
-	if p := s.commits.waiters.Load(); p == nil || len(*p) != 0 {
+	if p := s.commits.waiters.Load(); p != nil && len(*p) != 0 {
 		t.Fatal("waiters still registered after their subscriptions ended")
 	}
 }

@@ -64,7 +64,7 @@ type streamReader struct {
 	view   readView
 	stream string
 	buf    [readChunk]segment.Record
-	types  typeCache
+	types  lastName // the last event type handed out
 	// maxHeld bounds the segments a chunk's records may span (the view
 	// holds them all until the chunk is yielded): a chunk ends early
 	// rather than map more.
@@ -319,7 +319,7 @@ func (sr *streamReader) event(r *segment.Record) RecordedEvent {
 		Next:     r.End(),
 		Time:     time.Unix(0, r.Timestamp),
 		ID:       r.ID,
-		Type:     sr.types.get(r.Type),
+		Type:     sr.types.get(&sr.s.names, r.Type),
 		Data:     nilIfEmpty(r.Data),
 		Metadata: nilIfEmpty(r.Metadata),
 	}
@@ -330,19 +330,6 @@ func nilIfEmpty(b []byte) []byte {
 		return nil
 	}
 	return b
-}
-
-// typeCache turns event-type bytes into strings without allocating for the
-// type just seen (streams usually repeat a few types).
-type typeCache struct {
-	last string
-}
-
-func (c *typeCache) get(b []byte) string {
-	if string(b) != c.last {
-		c.last = string(b)
-	}
-	return c.last
 }
 
 // StreamVersion returns the stream's newest committed version, or NoStream

@@ -55,14 +55,13 @@ func (s *Store) Subscribe(ctx context.Context, from uint64, opts *SubscribeOptio
 // it, or until ctx ends or the store closes or fails. w is the caller's
 // registration (see commitNotifier and watchCommits).
 func (s *Store) awaitCommit(ctx context.Context, w *commitWaiter, pos uint64) (uint64, error) {
+	defer w.waiting.Store(false)
 	for {
 		w.waiting.Store(true) // before the checks: see commitNotifier
 		if err := s.usable(); err != nil {
-			w.waiting.Store(false)
 			return 0, err
 		}
 		if c := s.committed.Load(); c > pos {
-			w.waiting.Store(false)
 			return c, nil
 		}
 		// One channel per non-blocking select: those take no lock while
@@ -70,13 +69,11 @@ func (s *Store) awaitCommit(ctx context.Context, w *commitWaiter, pos uint64) (u
 		// these two are shared by every subscriber.
 		select {
 		case <-s.stop:
-			w.waiting.Store(false)
 			return 0, ErrClosed
 		default:
 		}
 		select {
 		case <-ctx.Done():
-			w.waiting.Store(false)
 			return 0, ctx.Err()
 		default:
 		}
