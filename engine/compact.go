@@ -448,11 +448,14 @@ func (s *Store) retentionSnapshot(ctx context.Context, cp uint64) (map[string]re
 // event before cp is the tail it keeps.
 func (s *Store) retainedOf(v *readView, stream string, m *streamMeta, now int64, cp uint64) (retained, error) {
 	k := retained{cutoff: m.md.TruncateBefore, sys: m.sys, tail: segment.NoPosition}
-	e, ok, err := s.index.Lookup(hashindex.FingerprintString(stream), nil)
+	// The lookup checks the record a matching fingerprint leads to: a
+	// colliding stream's tail would make compaction keep that stream's
+	// events by this stream's rules.
+	var top segment.Record
+	e, ok, err := s.index.Lookup(hashindex.FingerprintString(stream), matchStream(v, stream, &top))
 	if err != nil || !ok || e.Version < 0 {
 		return k, indexErr(err)
 	}
-	var top segment.Record
 	read := false
 	if e.Tail >= cp {
 		// Appended to since the checkpoint: walk back to the newest event

@@ -149,16 +149,7 @@ func TestCompactReclaimsSpaceAndKeepsWhatIsLive(t *testing.T) {
 		t.Fatalf("second Compact: %+v, %v", rep2, err)
 	}
 
-	// Appends continue on every kind of stream: the kept records give the
-	// next record its skip pointer.
-	for i, st := range streams[:10] {
-		_, err := s.Append(bg, st, Any, ev("after"))
-		if i < 3 {
-			wantErrIs(t, err, ErrStreamDeleted)
-		} else if err != nil {
-			t.Fatalf("append to %s after compaction: %v", st, err)
-		}
-	}
+	appendAfterCompaction(t, s, streams)
 	after := viewOf(t, s, streams)
 	if got := after.streams["s-3"]; len(got) != 1 || got[0].Version != 30 {
 		t.Fatalf("deleted stream revived after compaction: %+v", got)
@@ -171,6 +162,21 @@ func TestCompactReclaimsSpaceAndKeepsWhatIsLive(t *testing.T) {
 	})
 	closeT(t, s)
 	verifyClean(t, dir)
+}
+
+// appendAfterCompaction appends to the first ten of deadStore's streams:
+// appends continue on every kind of stream (the kept records give the next
+// record its skip pointer), apart from the tombstoned ones.
+func appendAfterCompaction(t *testing.T, s *Store, streams []string) {
+	t.Helper()
+	for i, st := range streams[:10] {
+		_, err := s.Append(bg, st, Any, ev("after"))
+		if i < 3 {
+			wantErrIs(t, err, ErrStreamDeleted)
+		} else if err != nil {
+			t.Fatalf("append to %s after compaction: %v", st, err)
+		}
+	}
 }
 
 // dirSegmentBytes sums the sizes of the segment files in dir.
