@@ -13,6 +13,7 @@ import (
 	"slices"
 	"syscall"
 	"testing"
+	"unsafe"
 
 	"github.com/spooldb/spool/mmapfile"
 	"golang.org/x/sys/unix"
@@ -64,6 +65,11 @@ func testCreate(t *testing.T, prep mmapfile.Prep) {
 		if f.Name() != name || f.Size() != size || int64(len(f.Bytes())) != size {
 			t.Fatalf("%s: Name %q Size %d len(Bytes) %d, want %d", name, f.Name(), f.Size(), len(f.Bytes()), size)
 		}
+		// Prepared: every page is in the page cache before the first
+		// store (checked before allZero reads them all).
+		if n, want := residentPages(t, f.Bytes()), (size+page-1)/page; n != want {
+			t.Fatalf("%s: %d of %d pages in the page cache after Create", name, n, want)
+		}
 		if !allZero(f.Bytes()) {
 			t.Fatalf("%s: fresh mapping is not all zero", name)
 		}
@@ -94,6 +100,21 @@ func testCreate(t *testing.T, prep mmapfile.Prep) {
 			t.Fatalf("%s: file content after Close is wrong", name)
 		}
 	}
+}
+
+// residentPages counts the pages of the mapping b that are in the page
+// cache (mincore).
+func residentPages(t *testing.T, b []byte) int64 {
+	t.Helper()
+	vec := make([]byte, (int64(len(b))+page-1)/page)
+	if _, _, e := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), uintptr(unsafe.Pointer(&vec[0]))); e != 0 {
+		t.Fatalf("mincore: %v", e)
+	}
+	var n int64
+	for _, v := range vec {
+		n += int64(v & 1)
+	}
+	return n
 }
 
 func TestOpenDirUnknownPrep(t *testing.T) {

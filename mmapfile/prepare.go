@@ -22,6 +22,14 @@ func prepare(b []byte) {
 		return
 	}
 	advise(b, AdviseRandom)
+	if populateRead(b) {
+		return
+	}
+	touchPages(b)
+}
+
+// touchPages faults in every page of b by reading one byte of each.
+func touchPages(b []byte) {
 	page := os.Getpagesize()
 	var sink byte
 	for off := 0; off < len(b); off += page {
@@ -30,5 +38,5 @@ func prepare(b []byte) {
 	prepared.Store(uint32(sink)) // keep the loads from being optimised away
 }
 
-// prepared receives the bytes read by prepare.
+// prepared receives the bytes read by touchPages.
 var prepared atomic.Uint32
