@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"os"
 	"unsafe"
 
 	"github.com/spooldb/spool/hashindex"
@@ -329,9 +330,32 @@ func (s *Store) reserveLocked(size int64) (*pendingWrite, error) {
 		w.dst = s.stageLocked(w.seg, w.pos, size)
 	} else {
 		off := w.seg.offset(w.pos)
+		s.faultAheadLocked(off, off+size)
 		w.dst = w.seg.data[off : off+size]
 	}
 	return w, nil
+}
+
+// writeAhead is how far past the end of its records the writer faults the
+// active segment's pages in when it stores records straight into the
+// mapping (not staging). One madvise per 256 KiB costs the append that
+// makes it ~0.3 ms here, a third of what the 64 page faults it saves cost.
+const writeAhead = 256 << 10
+
+// faultAheadLocked faults the active segment's pages in for writing, from
+// the page of file offset from (where records are about to be stored)
+// through writeAhead past to, once to passes what was faulted in. Pages
+// before from hold records already and are not touched: advising them
+// would dirty them again.
+func (s *Store) faultAheadLocked(from, to int64) {
+	if to+segment.RecordHeaderSize <= s.faultedTo {
+		return // the header cleared after the records too
+	}
+	page := int64(os.Getpagesize())
+	start := max(s.faultedTo, from&^(page-1))
+	end := min(to+writeAhead, int64(len(s.active.data)))
+	s.active.file.Advise(start, end-start, mmapfile.AdviseWillWrite)
+	s.faultedTo = end
 }
 
 // undoUnless takes back a reservation that was not written after all:
@@ -524,6 +548,7 @@ func (s *Store) rollLocked() error {
 	s.syncMu.Unlock()
 	old := s.active
 	s.active = seg
+	s.faultedTo = 0
 	// No more writes to the old segment: read-ahead helps its readers now.
 	old.file.Advise(0, int64(len(old.data)), mmapfile.AdviseNormal)
 	s.stats.rolls.Add(1)

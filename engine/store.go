@@ -79,6 +79,9 @@ type Store struct {
 	spareAsked bool
 	scan       segment.Record // scratch for decoding on the write path
 	reserved   pendingWrite   // the append in progress (reserveLocked)
+	// faultedTo is the file offset of the active segment through which
+	// the writer faulted pages in for its stores (see faultAheadLocked).
+	faultedTo int64
 	// touched, while not nil, collects the streams given system records
 	// while a compaction takes its retention snapshot; floors are the
 	// cutoffs of the compaction running, per stream (see

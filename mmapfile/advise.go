@@ -15,6 +15,9 @@ func advise(b []byte, advice Advice) {
 		a = unix.MADV_SEQUENTIAL
 	case AdviseWillNeed:
 		a = unix.MADV_WILLNEED
+	case AdviseWillWrite:
+		populateWrite(b)
+		return
 	default:
 		a = unix.MADV_NORMAL
 	}

@@ -72,4 +72,10 @@ const (
 	AdviseSequential
 	// AdviseWillNeed starts reading the range in now.
 	AdviseWillNeed
+	// AdviseWillWrite faults the range in for writing now (Linux 5.14+
+	// MADV_POPULATE_WRITE; ignored elsewhere), so that the stores that
+	// follow take no page faults. It dirties the pages without changing
+	// their bytes: advise only pages about to be written, or the range is
+	// written back as it is.
+	AdviseWillWrite
 )

@@ -498,7 +498,7 @@ func TestAdviseNeverFails(t *testing.T) {
 	f := create(t, fsys, "f", size)
 	for _, r := range [][2]int64{{0, size}, {1, 1}, {-1, 5}, {0, -1}, {size, 1}, {0, size + 1},
 		{1, math.MaxInt64}, {math.MaxInt64, 1}, {math.MaxInt64, math.MaxInt64}} {
-		for _, a := range []mmapfile.Advice{mmapfile.AdviseNormal, mmapfile.AdviseRandom, mmapfile.AdviseSequential, mmapfile.AdviseWillNeed, 99} {
+		for _, a := range []mmapfile.Advice{mmapfile.AdviseNormal, mmapfile.AdviseRandom, mmapfile.AdviseSequential, mmapfile.AdviseWillNeed, mmapfile.AdviseWillWrite, 99} {
 			func() {
 				defer func() {
 					if p := recover(); p != nil {
@@ -510,6 +510,44 @@ func TestAdviseNeverFails(t *testing.T) {
 		}
 	}
 	f.Bytes()[size-1] = 1 // the mapping still works
+}
+
+// TestAdviseWillWriteKeepsBytes: faulting pages in for writing changes
+// nothing in them, whether they hold synced data or zeros.
+func TestAdviseWillWriteKeepsBytes(t *testing.T) {
+	for _, prep := range []mmapfile.Prep{mmapfile.PrepZeroFill, mmapfile.PrepFallocate} {
+		t.Run(prep.String(), func(t *testing.T) {
+			fsys, dir := openDirPrep(t, prep)
+			size := 4*page + 100
+			f := create(t, fsys, "f", size)
+			want := make([]byte, size)
+			for i := range 2*page + 7 {
+				want[i] = byte(i%251 + 1)
+			}
+			copy(f.Bytes(), want)
+			if err := f.Sync(0, size); err != nil {
+				t.Fatal(err)
+			}
+			f.Advise(page+3, size-page-3, mmapfile.AdviseWillWrite)
+			if !bytes.Equal(f.Bytes(), want) {
+				t.Fatal("the mapping changed under AdviseWillWrite")
+			}
+			f.Bytes()[size-1], want[size-1] = 0x5a, 0x5a
+			if err := f.Sync(0, size); err != nil {
+				t.Fatal(err)
+			}
+			if err := f.Close(); err != nil {
+				t.Fatal(err)
+			}
+			got, err := os.ReadFile(filepath.Join(dir, "f"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatal("the file changed under AdviseWillWrite")
+			}
+		})
+	}
 }
 
 func TestClosed(t *testing.T) {
