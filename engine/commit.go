@@ -179,8 +179,13 @@ func (s *Store) apply(w commitWork) {
 		}
 		s.mu.Unlock()
 	}
-	if err == nil && w.target > s.committed.Load() {
-		s.publishCommitted(w.target)
+	// The committed position moves before the group is woken (an
+	// appender must read what it appended), but subscribers are woken
+	// after it: readied first, the appenders run first and join the next
+	// group, instead of queueing behind up to every subscriber's read.
+	moved := err == nil && w.target > s.committed.Load()
+	if moved {
+		s.committed.Store(w.target)
 	}
 	if g != nil {
 		if err == nil {
@@ -194,6 +199,9 @@ func (s *Store) apply(w commitWork) {
 		case s.freeUpdates <- updates[:0]:
 		default:
 		}
+	}
+	if moved {
+		s.commits.notify()
 	}
 	if err == nil && s.checkpointDue(w.target) {
 		// After the group's waiters were woken, so that they never wait
