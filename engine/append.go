@@ -338,9 +338,10 @@ func (s *Store) reserveLocked(size int64) (*pendingWrite, error) {
 
 // writeAhead is how far past the end of its records the writer faults the
 // active segment's pages in when it stores records straight into the
-// mapping (not staging): the 64 page faults one madvise replaces cost
-// ~1 ms here, the madvise and the stores after it about a third of that
-// (see mmapfile.AdviseWillWrite), paid by the append that crosses the mark.
+// mapping (not staging: NoSync, SyncInterval, MappedWrites): the 64 page
+// faults one madvise replaces cost ~1 ms here, the madvise and the stores
+// after it about a third of that (measured with 1 MiB steps, see
+// mmapfile's populateWrite), paid by the append that crosses the mark.
 const writeAhead = 256 << 10
 
 // faultAheadLocked faults the active segment's pages in for writing, from
@@ -355,7 +356,9 @@ func (s *Store) faultAheadLocked(from, to int64) {
 	page := int64(os.Getpagesize())
 	start := max(s.faultedTo, from&^(page-1))
 	end := min(to+writeAhead, int64(len(s.active.data)))
-	s.active.file.Advise(start, end-start, mmapfile.AdviseWillWrite)
+	if end > start { // not at the segment's end, where a last header may not fit
+		s.active.file.Advise(start, end-start, mmapfile.AdviseWillWrite)
+	}
 	s.faultedTo = end
 }
 
@@ -539,7 +542,11 @@ func (s *Store) rollLocked() error {
 	if err != nil {
 		return &fatalError{err}
 	}
-	s.active.seg.end.Store(s.written) // sealed: its records end here
+	old := s.active
+	old.seg.end.Store(s.written) // sealed: its records end here
+	// No more writes to the old segment: read-ahead helps its readers now.
+	// Advised while the writer's reference still keeps the mapping open.
+	old.file.Advise(0, int64(len(old.data)), mmapfile.AdviseNormal)
 	list := append(segmentList(nil), *s.segs.Load()...)
 	list = append(list, f)
 	s.segs.Store(&list)
@@ -547,11 +554,8 @@ func (s *Store) rollLocked() error {
 	s.writing = append(s.writing, seg)
 	s.releaseSyncedLocked() // the old segment, if sealTo synced it
 	s.syncMu.Unlock()
-	old := s.active
 	s.active = seg
 	s.faultedTo = 0
-	// No more writes to the old segment: read-ahead helps its readers now.
-	old.file.Advise(0, int64(len(old.data)), mmapfile.AdviseNormal)
 	s.stats.rolls.Add(1)
 	return nil
 }

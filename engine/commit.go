@@ -10,7 +10,7 @@ import (
 // Group commit is a two-stage pipeline of goroutines:
 //
 //	committer: take the group → pwrite staged records → msync ─┐
-//	applier:   index updates → publish committed → wake group ◄┘
+//	applier:   index updates → publish committed → wake group → wake subscribers ◄┘
 //
 // so the msync of one group overlaps the index work and wake-ups of the
 // group before it. The applier handles groups in commit order, so the

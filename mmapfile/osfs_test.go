@@ -66,7 +66,8 @@ func testCreate(t *testing.T, prep mmapfile.Prep) {
 			t.Fatalf("%s: Name %q Size %d len(Bytes) %d, want %d", name, f.Name(), f.Size(), len(f.Bytes()), size)
 		}
 		// Prepared: every page is in the page cache before the first
-		// store (checked before allZero reads them all).
+		// store (checked before allZero reads them all). It bites for
+		// fallocate: a zero-filled file is in the cache from its writes.
 		if n, want := residentPages(t, f.Bytes()), (size+page-1)/page; n != want {
 			t.Fatalf("%s: %d of %d pages in the page cache after Create", name, n, want)
 		}

@@ -85,8 +85,9 @@ func (r *VerifyReport) OK() bool { return len(r.Problems) == 0 && r.MoreProblems
 // apart by their 128-bit fingerprints, not their IDs, to keep that state
 // small: two IDs with one fingerprint, which the engine tolerates (it
 // checks the record an index slot leads to), would be reported here as
-// broken chains. Among a billion streams the odds of any such pair are
-// below 1 in 10^20.
+// broken chains. Among a billion streams whose IDs were not chosen to
+// collide (the hashes are not cryptographic), the odds of any such pair
+// are below 1 in 10^20.
 //
 // Damage does not stop the scan: the problem is recorded and the scan
 // resumes at the next record that verifies in place. Chains leading into
