@@ -16,4 +16,7 @@
 // A failure prints the seed and the cycle; the same seed replays the same
 // kill schedule (the moment a kill lands inside the child is up to the
 // scheduler, so a replay is close, not exact).
+//
+// The test skips itself under user-mode emulation (qemu-user), where
+// starting a child process can hang; see TestSIGKILL.
 package kill
