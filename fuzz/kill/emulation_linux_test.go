@@ -11,8 +11,8 @@ import (
 // emulator such as qemu-user, and if so the machine it emulates and the
 // kernel's own. qemu-user answers uname(2) with the emulated machine
 // (armv7l, aarch64), but /proc/sys/kernel/arch comes from the kernel and
-// names the host (x86_64). Natively both agree; where the file is missing
-// (kernels before 6.1) the process is taken to be native.
+// names the host (x86_64). Natively both agree; on a kernel without the
+// file the process is taken to be native.
 func emulatedMachine() (emulated bool, machine, kernel string) {
 	b, err := os.ReadFile("/proc/sys/kernel/arch")
 	if err != nil {
