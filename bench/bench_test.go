@@ -76,6 +76,47 @@ func BenchmarkAppendDurable(b *testing.B) {
 	}
 }
 
+// BenchmarkAppendStreamSubscribers times durable appends by 16 writers
+// while subscribers=N SubscribeStream subscribers wait on streams nobody
+// writes to: they should cost the writers nothing (compare subscribers=0).
+func BenchmarkAppendStreamSubscribers(b *testing.B) {
+	for _, n := range []int{0, 1000} {
+		b.Run(fmt.Sprintf("subscribers=%d", n), func(b *testing.B) {
+			s, err := engine.Open(b.TempDir(), benchOptions(b, engine.SyncEachCommit))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			ctx, cancel := context.WithCancel(context.Background())
+			var subs sync.WaitGroup
+			defer subs.Wait()
+			defer cancel()
+			for i := range n {
+				subs.Add(1)
+				go func() {
+					defer subs.Done()
+					for _, err := range s.SubscribeStream(ctx, fmt.Sprintf("idle/%d", i), 0) {
+						if err != nil {
+							return // the cancel at the end
+						}
+						b.Error("an event on a stream nobody writes to")
+					}
+				}()
+			}
+			streams := StreamNames(DefaultStreams)
+			b.SetBytes(PayloadSize)
+			b.ResetTimer()
+			res, err := Drive(DriveSpec{Writers: 16, Events: b.N, Batch: 1, Streams: streams},
+				engineWriter(context.Background(), s, 1))
+			b.StopTimer()
+			if err != nil {
+				b.Fatal(err)
+			}
+			reportDrive(b, res)
+		})
+	}
+}
+
 func BenchmarkAppendNoSync(b *testing.B) {
 	for _, w := range []int{1, 16} {
 		b.Run(fmt.Sprintf("writers=%d", w), func(b *testing.B) { benchAppend(b, engine.NoSync, w, 1) })

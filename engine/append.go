@@ -408,7 +408,7 @@ func (s *Store) headChangedLocked(stream string, head streamHead, u indexUpdate,
 	if err := s.applyUpdate(&s.writerView, &u); err != nil {
 		return 0, err
 	}
-	s.publishCommitted(end)
+	s.publishCommitted(end, stream)
 	return 0, nil
 }
 

@@ -194,6 +194,12 @@ func (s *Store) apply(w commitWork) {
 		}
 		g.err = err
 		close(g.done)
+		if moved {
+			// After the group's appenders, like the log's subscribers below.
+			for i := range updates {
+				s.commits.notifyStream(updates[i].stream)
+			}
+		}
 		clear(updates)
 		select {
 		case s.freeUpdates <- updates[:0]:

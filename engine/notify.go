@@ -23,6 +23,12 @@ import (
 // subscriber (notifyAll: closing its stop channel is not ordered with the
 // flags), and a subscriber's ended context pokes it alone.
 //
+// A stream subscriber (SubscribeStream) registers for its stream alone:
+// it is woken by the commits that change that stream, not by every commit
+// of the store, so that many stream subscribers cost the committer one
+// lookup per changed stream rather than a poke each per commit. Failures
+// wake every waiting subscriber of both kinds.
+//
 // Why not one channel that notify closes: every waiter then locked that
 // one channel to wait, all were woken together and locked it again, and
 // with a select on the store's stop channel and the context three shared
@@ -33,7 +39,18 @@ import (
 // load each. Without subscribers, notify costs one atomic load.
 type commitNotifier struct {
 	mu      sync.Mutex                      // serialises register and unregister
-	waiters atomic.Pointer[[]*commitWaiter] // copy on write
+	waiters atomic.Pointer[[]*commitWaiter] // log subscribers; copy on write
+	// streams maps a stream ID to the *waiterList of its stream
+	// subscribers; streamWaiters counts them, so that commits cost one
+	// load while there are none.
+	streams       sync.Map
+	streamWaiters atomic.Int64
+}
+
+// waiterList is one stream's subscribers, copy on write under
+// commitNotifier.mu.
+type waiterList struct {
+	p atomic.Pointer[[]*commitWaiter]
 }
 
 // commitWaiter is one subscriber's registration with the notifier.
@@ -83,17 +100,87 @@ func (n *commitNotifier) unregister(w *commitWaiter) {
 	n.waiters.Store(&list)
 }
 
-// notify wakes every registered subscriber that is waiting or about to.
-// The caller has made the change the subscribers check for first.
-func (n *commitNotifier) notify() {
-	p := n.waiters.Load()
-	if p == nil {
+// registerStream returns a new waiter that notifyStream(stream) wakes
+// until unregisterStream.
+func (n *commitNotifier) registerStream(stream string) *commitWaiter {
+	w := &commitWaiter{wake: make(chan struct{}, 1)}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	v, _ := n.streams.LoadOrStore(stream, new(waiterList))
+	l := v.(*waiterList)
+	var list []*commitWaiter
+	if p := l.p.Load(); p != nil {
+		list = slices.Clone(*p)
+	}
+	list = append(list, w)
+	l.p.Store(&list)
+	n.streamWaiters.Add(1)
+	return w
+}
+
+// unregisterStream stops notifying w, registered for stream.
+func (n *commitNotifier) unregisterStream(stream string, w *commitWaiter) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	v, ok := n.streams.Load(stream)
+	if !ok {
 		return
 	}
-	for _, w := range *p {
+	l := v.(*waiterList)
+	list := slices.DeleteFunc(slices.Clone(*l.p.Load()), func(x *commitWaiter) bool { return x == w })
+	n.streamWaiters.Add(-1)
+	if len(list) == 0 {
+		n.streams.Delete(stream) // register, under mu too, makes a new list
+		return
+	}
+	l.p.Store(&list)
+}
+
+// notify wakes every log subscriber that is waiting or about to. The
+// caller has moved the committed position first.
+func (n *commitNotifier) notify() {
+	if p := n.waiters.Load(); p != nil {
+		wakeWaiting(*p)
+	}
+}
+
+// notifyStream wakes every subscriber of stream that is waiting or about
+// to. The caller has committed a change to stream first.
+func (n *commitNotifier) notifyStream(stream string) {
+	if n.streamWaiters.Load() == 0 {
+		return
+	}
+	if v, ok := n.streams.Load(stream); ok {
+		wakeWaiting(*v.(*waiterList).p.Load())
+	}
+}
+
+// notifyFailure wakes every subscriber that is waiting or about to, of
+// the log and of streams alike. The caller has failed the store first.
+func (n *commitNotifier) notifyFailure() {
+	n.notify()
+	n.eachStreamList(wakeWaiting)
+}
+
+// eachStreamList calls fn with each stream's list of subscribers.
+func (n *commitNotifier) eachStreamList(fn func([]*commitWaiter)) {
+	n.streams.Range(func(_, v any) bool {
+		fn(*v.(*waiterList).p.Load())
+		return true
+	})
+}
+
+func wakeWaiting(list []*commitWaiter) {
+	for _, w := range list {
 		if w.waiting.Load() {
 			w.poke()
 		}
+	}
+}
+
+func pokeAll(list []*commitWaiter) {
+	for _, w := range list {
+		w.poke()
 	}
 }
 
@@ -102,15 +189,15 @@ func (n *commitNotifier) notify() {
 // stop channel. The token stays until the subscriber next blocks.
 func (n *commitNotifier) notifyAll() {
 	if p := n.waiters.Load(); p != nil {
-		for _, w := range *p {
-			w.poke()
-		}
+		pokeAll(*p)
 	}
+	n.eachStreamList(pokeAll)
 }
 
-// publishCommitted moves the committed position to pos and wakes
-// subscribers.
-func (s *Store) publishCommitted(pos uint64) {
+// publishCommitted moves the committed position to pos, where a change
+// of stream ends, and wakes the subscribers of the log and of stream.
+func (s *Store) publishCommitted(pos uint64, stream string) {
 	s.committed.Store(pos)
 	s.commits.notify()
+	s.commits.notifyStream(stream)
 }

@@ -462,7 +462,7 @@ func (s *Store) createSegment(base uint64) (*segmentFile, *mappedSegment, error)
 func (s *Store) fail(cause error) error {
 	err := fmt.Errorf("%w: %w", ErrFailed, cause)
 	if s.failure.CompareAndSwap(nil, &err) {
-		s.commits.notify() // subscribers end with the failure
+		s.commits.notifyFailure() // subscribers end with the failure
 		return err
 	}
 	return *s.failure.Load()

@@ -94,17 +94,29 @@ func (s *Store) watchCommits(ctx context.Context) (w *commitWaiter, stop func())
 	}
 }
 
+// watchStream is watchCommits for a subscriber of stream alone: commits
+// that leave stream alone do not wake it.
+func (s *Store) watchStream(ctx context.Context, stream string) (w *commitWaiter, stop func()) {
+	w = s.commits.registerStream(stream)
+	stopAfter := context.AfterFunc(ctx, w.poke)
+	return w, func() {
+		stopAfter()
+		s.commits.unregisterStream(stream, w)
+	}
+}
+
 // SubscribeStream reads stream forward from version fromVersion and then
 // follows it live, like Subscribe does the log: every later event of the
 // stream is delivered once, in order. It ends when ctx ends, or the store
-// closes or fails.
+// closes or fails. While it waits, only commits that change stream (its
+// events, deletes and metadata) wake it.
 func (s *Store) SubscribeStream(ctx context.Context, stream string, fromVersion int64) iter.Seq2[RecordedEvent, error] {
 	return func(yield func(RecordedEvent, error) bool) {
 		if fromVersion < 0 {
 			yield(RecordedEvent{}, fmt.Errorf("spool: invalid start version %d for a subscription", fromVersion))
 			return
 		}
-		waiter, stop := s.watchCommits(ctx)
+		waiter, stop := s.watchStream(ctx, stream)
 		defer stop()
 		next := fromVersion
 		var seen uint64 // committed position read through

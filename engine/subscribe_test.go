@@ -203,13 +203,17 @@ func waitBlocked(t *testing.T, s *Store, n int) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		waiting := 0
-		if p := s.commits.waiters.Load(); p != nil {
-			for _, w := range *p {
+		count := func(list []*commitWaiter) {
+			for _, w := range list {
 				if w.waiting.Load() {
 					waiting++
 				}
 			}
 		}
+		if p := s.commits.waiters.Load(); p != nil {
+			count(*p)
+		}
+		s.commits.eachStreamList(count) // SubscribeStream's
 		if waiting == n {
 			time.Sleep(20 * time.Millisecond)
 			return
