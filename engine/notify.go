@@ -9,7 +9,8 @@ import (
 )
 
 // commitNotifier wakes subscribers when the committed position moves (or
-// the store closes or fails).
+// the store closes or fails): log subscribers at every move, stream
+// subscribers at the moves that cover a change of their stream.
 //
 // Each subscriber registers a commitWaiter of its own for as long as it
 // runs: a flag saying it is about to block, and a wake channel with room
@@ -26,8 +27,12 @@ import (
 // A stream subscriber (SubscribeStream) registers for its stream alone:
 // it is woken by the commits that change that stream, not by every commit
 // of the store, so that many stream subscribers cost the committer one
-// lookup per changed stream rather than a poke each per commit. Failures
-// wake every waiting subscriber of both kinds.
+// map lookup per changed stream rather than a poke each per commit.
+// Failures wake every waiting subscriber of both kinds. The same argument
+// holds if two orders are kept: the index is updated before the committed
+// position moves, and a stream subscriber is registered (its list
+// published, streamWaiters counted) before it reads the position it waits
+// to pass.
 //
 // Why not one channel that notify closes: every waiter then locked that
 // one channel to wait, all were woken together and locked it again, and
@@ -38,7 +43,7 @@ import (
 // channel, and notify skips subscribers that are busy reading with one
 // load each. Without subscribers, notify costs one atomic load.
 type commitNotifier struct {
-	mu      sync.Mutex                      // serialises register and unregister
+	mu      sync.Mutex                      // serialises register and unregister (of both kinds)
 	waiters atomic.Pointer[[]*commitWaiter] // log subscribers; copy on write
 	// streams maps a stream ID to the *waiterList of its stream
 	// subscribers; streamWaiters counts them, so that commits cost one
@@ -106,14 +111,16 @@ func (n *commitNotifier) registerStream(stream string) *commitWaiter {
 	w := &commitWaiter{wake: make(chan struct{}, 1)}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	v, _ := n.streams.LoadOrStore(stream, new(waiterList))
-	l := v.(*waiterList)
-	var list []*commitWaiter
-	if p := l.p.Load(); p != nil {
-		list = slices.Clone(*p)
+	// Wakers read the lists without mu: a list is published complete.
+	if v, ok := n.streams.Load(stream); ok {
+		l := v.(*waiterList)
+		list := append(slices.Clone(*l.p.Load()), w)
+		l.p.Store(&list)
+	} else {
+		l := new(waiterList)
+		l.p.Store(&[]*commitWaiter{w})
+		n.streams.Store(stream, l)
 	}
-	list = append(list, w)
-	l.p.Store(&list)
 	n.streamWaiters.Add(1)
 	return w
 }
@@ -145,7 +152,8 @@ func (n *commitNotifier) notify() {
 }
 
 // notifyStream wakes every subscriber of stream that is waiting or about
-// to. The caller has committed a change to stream first.
+// to. The caller has stored the committed position covering a change of
+// stream first.
 func (n *commitNotifier) notifyStream(stream string) {
 	if n.streamWaiters.Load() == 0 {
 		return

@@ -127,3 +127,35 @@ func TestStreamWaitersRegistration(t *testing.T) {
 		t.Fatalf("%d stream waiters counted after all left", got)
 	}
 }
+
+// TestStreamWaitersConcurrentRegistration registers and unregisters
+// subscribers of a stream while wakers read its list: a waker must never
+// find a list half made (run with -race too).
+func TestStreamWaitersConcurrentRegistration(t *testing.T) {
+	var n commitNotifier
+	other := n.registerStream("b") // so that wakers look the stream up
+	defer n.unregisterStream("b", other)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, wake := range []func(){func() { n.notifyStream("a") }, n.notifyFailure, n.notifyAll} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+					wake()
+				}
+			}
+		}()
+	}
+	for range 20000 {
+		w := n.registerStream("a")
+		w.waiting.Store(true)
+		n.unregisterStream("a", w)
+	}
+	close(stop)
+	wg.Wait()
+}

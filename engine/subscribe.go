@@ -53,7 +53,8 @@ func (s *Store) Subscribe(ctx context.Context, from uint64, opts *SubscribeOptio
 
 // awaitCommit blocks until the committed position passes pos and returns
 // it, or until ctx ends or the store closes or fails. w is the caller's
-// registration (see commitNotifier and watchCommits).
+// registration (see commitNotifier, watchCommits and watchStream); a
+// stream subscriber's stays blocked past pos until its stream changes.
 func (s *Store) awaitCommit(ctx context.Context, w *commitWaiter, pos uint64) (uint64, error) {
 	defer w.waiting.Store(false)
 	for {
@@ -84,7 +85,8 @@ func (s *Store) awaitCommit(ctx context.Context, w *commitWaiter, pos uint64) (u
 // watchCommits registers a subscriber with the commit notifier and has the
 // end of ctx wake it, so that awaitCommit needs no blocking select on
 // ctx.Done() and s.stop: ctx's end pokes this waiter, Close pokes every
-// one, and failures notify. stop undoes both.
+// one, and failures wake every waiting one (notifyFailure). stop undoes
+// both.
 func (s *Store) watchCommits(ctx context.Context) (w *commitWaiter, stop func()) {
 	w = s.commits.register()
 	stopAfter := context.AfterFunc(ctx, w.poke)
