@@ -529,6 +529,9 @@ func notRemoved(err error) error {
 // rollLocked seals the active segment and continues in a new one that
 // starts where the log ends.
 func (s *Store) rollLocked() error {
+	if s.written == s.active.base {
+		return s.replaceEmptyActiveLocked()
+	}
 	if !s.staging {
 		// Records are stored into the mapping as they are appended: the
 		// old segment's must be durable before the first lands in the new
@@ -557,6 +560,36 @@ func (s *Store) rollLocked() error {
 	s.active = seg
 	s.faultedTo = 0
 	s.stats.rolls.Add(1)
+	return nil
+}
+
+// replaceEmptyActiveLocked swaps the active segment, which holds no record
+// yet, for a new one of the configured size at the same base. A batch
+// needs that when it does not fit the active segment although it fits a
+// segment of Options.SegmentSize: the store was reopened with larger
+// segments. A second segment at the same base would replace the first's
+// file under its name while both stayed in the list, and reads would find
+// the old, empty mapping.
+func (s *Store) replaceEmptyActiveLocked() error {
+	list := append(segmentList(nil), *s.segs.Load()...)
+	old := list[len(list)-1]
+	if old != s.active.seg {
+		return &fatalError{fmt.Errorf("spool: the active segment %s is not the newest in the list (%s)", s.active.name, old.name)}
+	}
+	f, seg, err := s.createSegment(s.written) // renamed over old's file
+	if err != nil {
+		return &fatalError{err}
+	}
+	list[len(list)-1] = f
+	s.segs.Store(&list)
+	s.syncMu.Lock()
+	s.writing[len(s.writing)-1].release() // the active segment: nothing to sync
+	s.writing[len(s.writing)-1] = seg
+	s.syncMu.Unlock()
+	s.active = seg
+	s.faultedTo = 0
+	old.retired.Store(true) // nobody maps its name again
+	s.maps.drop(old)
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strings"
@@ -158,6 +159,10 @@ func TestOptionsValidate(t *testing.T) {
 		{SegmentSize: 1<<20 + 4},
 		{SyncInterval: -1},
 		{SegmentPrep: 9},
+		// Would zero-fill an index file of 768 MiB + 48 bytes, or 48 TiB,
+		// before failing.
+		{IndexSlots: maxIndexSlots + 1},
+		{IndexSlots: 1 << 40},
 	}
 	for _, o := range bad {
 		if err := o.Validate(); !errors.Is(err, ErrInvalidOptions) {
@@ -183,4 +188,41 @@ func TestSecondOpenIsLocked(t *testing.T) {
 	wantErrIs(t, err, ErrLocked)
 	closeT(t, s)
 	closeT(t, openT(t, dir, nil))
+}
+
+// TestReopenWithLargerSegments appends, after a reopen with a larger
+// SegmentSize, a batch that fits only the new size, while the active
+// segment is an empty one of the old size: the empty segment is replaced,
+// not followed by a second one at the same base, and the events read back
+// at once and after another reopen.
+func TestReopenWithLargerSegments(t *testing.T) {
+	for _, d := range []Durability{SyncEachCommit, NoSync} {
+		t.Run(d.String(), func(t *testing.T) {
+			dir := t.TempDir()
+			closeT(t, openT(t, dir, &Options{Durability: d, SegmentSize: 64 << 10}))
+			o := &Options{Durability: d, SegmentSize: 1 << 20}
+			s := openT(t, dir, o)
+			big := Event{Type: "t", Data: bytes.Repeat([]byte("x"), 100<<10)}
+			appendT(t, s, "a", NoStream, big)
+			appendT(t, s, "a", 0, ev("small"))
+			if n := len(*s.segs.Load()); n != 1 {
+				t.Errorf("%d segments listed, want 1", n)
+			}
+			check := func(s *Store) {
+				t.Helper()
+				got := collect(t, s.ReadStream("a", 0, Forward))
+				if len(got) != 2 || !bytes.Equal(got[0].Data, big.Data) || string(got[1].Data) != "small" {
+					t.Fatalf("read back %d events", len(got))
+				}
+				if all := collect(t, s.ReadAll(0)); len(all) != 2 {
+					t.Fatalf("ReadAll: %d events, want 2", len(all))
+				}
+			}
+			check(s)
+			closeT(t, s)
+			s = openT(t, dir, o)
+			defer closeT(t, s)
+			check(s)
+		})
+	}
 }

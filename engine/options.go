@@ -61,6 +61,10 @@ const (
 	DefaultMaxMappedBytes = int64(512<<20) << (bits.UintSize / 64 * 30)
 	minSegmentSize        = 64 << 10
 	maxSegmentSize        = 1 << 30
+	// maxIndexSlots bounds the initial index: 768 MiB, zero-filled at
+	// Open, one mapping even on 32-bit platforms. The index grows past it
+	// by doubling as streams come.
+	maxIndexSlots = 1 << 24
 )
 
 // Options configure a Store. The zero value (or nil) means defaults.
@@ -74,7 +78,8 @@ type Options struct {
 	// segments; existing ones keep their size.
 	SegmentSize int64
 	// IndexSlots is the initial number of index slots (rounded up to a
-	// power of two); the index grows by doubling.
+	// power of two, at most 1<<24, 48 bytes each); the index grows by
+	// doubling.
 	IndexSlots uint64
 	// MaxMappedBytes caps the bytes of segment mappings the store keeps:
 	// past it, sealed segments nobody reads are unmapped (least recently
@@ -142,8 +147,8 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("%w: segment size %d is not a multiple of 8", ErrInvalidOptions, c.SegmentSize)
 	case c.MaxMappedBytes < 2*c.SegmentSize:
 		return fmt.Errorf("%w: max mapped bytes %d below two segments of %d", ErrInvalidOptions, c.MaxMappedBytes, c.SegmentSize)
-	case c.IndexSlots > 1<<40:
-		return fmt.Errorf("%w: %d index slots is too many", ErrInvalidOptions, c.IndexSlots)
+	case c.IndexSlots > maxIndexSlots:
+		return fmt.Errorf("%w: %d initial index slots, at most %d (the index grows as streams come)", ErrInvalidOptions, c.IndexSlots, maxIndexSlots)
 	case c.SegmentPrep != mmapfile.PrepZeroFill && c.SegmentPrep != mmapfile.PrepFallocate:
 		return fmt.Errorf("%w: unknown segment preparation %d", ErrInvalidOptions, int(c.SegmentPrep))
 	}

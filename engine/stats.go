@@ -7,8 +7,11 @@ import (
 
 // Stats is a snapshot of a store's counters.
 type Stats struct {
-	Durability   Durability
-	Appends      uint64 // successful Append calls that wrote events
+	Durability Durability
+	// Appends counts the calls that wrote records: Append, and also
+	// DeleteStream, TombstoneStream and SetStreamMetadata (counted when
+	// written, before their commit).
+	Appends      uint64
 	Events       uint64 // events written
 	Bytes        uint64 // record bytes written, headers and padding included
 	Commits      uint64 // group commits that acknowledged appends
