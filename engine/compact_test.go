@@ -704,3 +704,49 @@ func TestCompactWithAContextDoneAlready(t *testing.T) {
 		wantErrIs(t, err, context.Canceled)
 	}
 }
+
+// TestReadAllSnapshotAcrossCompaction: a ReadAll that reaches a segment
+// compacted after its snapshot was taken returns no event committed after
+// the snapshot. The compaction removed the records before the snapshot's
+// end, so the next record kept in the segment is a later one.
+func TestReadAllSnapshotAcrossCompaction(t *testing.T) {
+	s := openT(t, t.TempDir(), &Options{SegmentSize: 64 << 10})
+	defer closeT(t, s)
+	data := strings.Repeat("x", 2000)
+	for len(*s.segs.Load()) < 2 {
+		appendT(t, s, "keep", Any, ev(data))
+	}
+	for range 10 {
+		appendT(t, s, "dead", Any, ev(data)) // the second segment, before the snapshot
+	}
+	snapshot := s.committed.Load()
+	first := true
+	for e, err := range s.ReadAll(0) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first {
+			first = false
+			for range 5 {
+				appendT(t, s, "late", Any, ev(data)) // after the snapshot, same segment
+			}
+			appendT(t, s, "dead", Any, ev(data))
+			if err := s.DeleteStream(bg, "dead", Any); err != nil {
+				t.Fatal(err)
+			}
+			for len(*s.segs.Load()) < 4 {
+				appendT(t, s, "filler", Any, ev(data))
+			}
+			rep, err := s.Compact(bg, &CompactOptions{MinDeadRatio: 0.01, BytesPerSecond: -1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Rewritten == 0 {
+				t.Fatalf("compaction rewrote nothing: %+v", rep)
+			}
+		}
+		if e.Position >= snapshot {
+			t.Fatalf("ReadAll with snapshot %d returned %s/%d at %d, committed later", snapshot, e.Stream, e.Version, e.Position)
+		}
+	}
+}

@@ -188,7 +188,8 @@ func (lr *logReader) fill() (int, error) {
 // next returns the file offset of the record at lr.pos in seg, checking
 // that the log does not end there. In a compacted segment it is the next
 // record kept at or after lr.pos, and lr.pos moves there; false when none
-// is left, lr.pos then at the segment's end.
+// is left before the segment's end or the snapshot, lr.pos then at the
+// nearer of the two.
 func (lr *logReader) next(seg *mappedSegment) (int64, bool, error) {
 	if !seg.seg.compacted {
 		off := seg.offset(lr.pos)
@@ -203,10 +204,16 @@ func (lr *logReader) next(seg *mappedSegment) (int64, bool, error) {
 		i = seg.pmap.Search(lr.pos)
 	}
 	if i >= seg.pmap.Len() {
-		lr.pos = lr.segEnd
+		lr.pos = min(lr.segEnd, lr.snapshot)
 		return 0, false, nil
 	}
 	pos, off := seg.pmap.At(i)
+	if pos >= lr.snapshot {
+		// Compaction ran after the snapshot was taken: the records it
+		// removed before the snapshot end lead to one committed after.
+		lr.pos = lr.snapshot
+		return 0, false, nil
+	}
 	lr.pos = pos
 	lr.mapSeg, lr.mapNext = seg, i+1 // valid once lr.pos moves past it
 	return off, true, nil
