@@ -9,8 +9,10 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // capStore describes the store of the mapped-bytes tests: more than 20
@@ -393,5 +395,46 @@ func TestDefaultCapFitsLargeSegments(t *testing.T) {
 	}
 	if c := o.withDefaults(); c.MaxMappedBytes < 2*maxSegmentSize {
 		t.Fatalf("default cap %d below two segments of %d", c.MaxMappedBytes, maxSegmentSize)
+	}
+}
+
+// TestForwardReadWithMaxAgeKeepsTop: a forward read of a stream with
+// MaxAge keeps the segment of the stream's newest event mapped while it
+// needs it. The age search seeks through other segments first; the read
+// kept the last of those instead, and under a small mapping cap the newest
+// event's segment was unmapped and its Data read from reused memory.
+func TestForwardReadWithMaxAgeKeepsTop(t *testing.T) {
+	s := openT(t, t.TempDir(), &Options{SegmentSize: 64 << 10, MaxMappedBytes: 128 << 10, Durability: NoSync})
+	defer closeT(t, s)
+	pad := strings.Repeat("x", 2000)
+	const n = 400
+	for i := range n {
+		if i == n-1 {
+			for len(*s.segs.Load()) < 16 { // the newest event alone in its segment
+				appendT(t, s, "filler", Any, ev(pad))
+			}
+		}
+		appendT(t, s, "aged", int64(i)-1, ev(fmt.Sprintf("%05d", i)+pad))
+	}
+	for len(*s.segs.Load()) < 18 {
+		appendT(t, s, "filler", Any, ev(pad))
+	}
+	if err := s.SetStreamMetadata(bg, "aged", StreamMetadata{MaxAge: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		i := 0
+		for e, err := range s.ReadStream("aged", 0, Forward) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := fmt.Sprintf("%05d", i) + pad; e.Version != int64(i) || string(e.Data) != want || e.Type != "test" {
+				t.Fatalf("event %d: version %d type %q data %.10q", i, e.Version, e.Type, e.Data)
+			}
+			i++
+		}
+		if i != n {
+			t.Fatalf("%d events, want %d", i, n)
+		}
 	}
 }

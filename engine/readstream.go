@@ -77,6 +77,9 @@ type streamReader struct {
 	meta    streamMeta
 	hasMeta bool
 	now     int64
+	// topSeg is the segment of the snapshot's newest event (start's top),
+	// whose fields alias it: the view holds it while the read needs top.
+	topSeg *mappedSegment
 }
 
 // readSegments is how many segments one reader's chunk may span: a
@@ -93,7 +96,7 @@ func getStreamReader(s *Store, stream string) *streamReader {
 	sr := streamReaders.Get().(*streamReader)
 	sr.s, sr.stream, sr.maxHeld = s, stream, s.readSegments()
 	sr.view = readView{s: s, held: sr.view.held[:0]}
-	sr.lo, sr.meta, sr.hasMeta = 0, streamMeta{}, false
+	sr.lo, sr.meta, sr.hasMeta, sr.topSeg = 0, streamMeta{}, false, nil
 	return sr
 }
 
@@ -101,7 +104,7 @@ func getStreamReader(s *Store, stream string) *streamReader {
 // records in buf point into mappings, not the heap, so they pin nothing.
 func (sr *streamReader) release() {
 	sr.view.close()
-	sr.view.s, sr.view.last = nil, nil
+	sr.view.s, sr.view.last, sr.topSeg = nil, nil, nil
 	sr.s, sr.stream = nil, ""
 	streamReaders.Put(sr)
 }
@@ -149,10 +152,13 @@ func (sr *streamReader) start() (top segment.Record, found bool, err error) {
 			}
 		}
 		found = true
+		// Taken before the age search below moves the view's last
+		// segment on: the search pins it, forward keeps it.
+		sr.topSeg = sr.view.last
 		if sr.hasMeta {
 			sr.now = stampClock()
 			// top's segment stays held while the search seeks.
-			sr.view.pin = sr.view.last
+			sr.view.pin = sr.topSeg
 			defer func() { sr.view.pin = nil }()
 			sr.lo, err = ageCutoff(&sr.view, sr.stream, &top, sr.meta.cutoff(top.Version), &sr.meta, sr.now)
 		}
@@ -237,9 +243,9 @@ func (sr *streamReader) backward(r segment.Record, from int64, yield func(Record
 }
 
 func (sr *streamReader) forward(top segment.Record, from int64, yield func(RecordedEvent, error) bool) {
-	// Each chunk seeks from top, whose fields alias its segment (the view's
-	// only one when the read started): that one stays held throughout.
-	topSeg := sr.view.last
+	// Each chunk seeks from top, whose fields alias its segment: that one
+	// stays held throughout.
+	topSeg := sr.topSeg
 	last := top.Version
 	size := int64(readChunk)
 	for lo := max(from, sr.lo); lo <= last; {
