@@ -68,7 +68,11 @@ const (
 	DefaultReads         = 1_000
 	DefaultOpens         = 3
 	DefaultDurationCap   = 15 * time.Second
-	DefaultSettle        = 3 * time.Second
+	// MaxEvents bounds the events of one run and of the L store: 20M
+	// records are ~4.5 GB of log, and as much again for the raw
+	// baseline's preallocated file.
+	MaxEvents     = 20_000_000
+	DefaultSettle = 3 * time.Second
 )
 
 // WithDefaults returns c with zero fields set to defaults.
@@ -127,6 +131,23 @@ func (c Config) Validate() error {
 	}
 	if c.Subscribers > 10_000 {
 		return fmt.Errorf("bench: %d subscribers is too many", c.Subscribers)
+	}
+	// Upper bounds, so that a typo fails here rather than as an
+	// allocation of every sample or a preallocated raw log filling the
+	// disk: runs are sized up front (DurationCap only stops them early).
+	for _, b := range []struct {
+		what   string
+		n, max int64
+	}{
+		{"events per run", int64(c.Events), MaxEvents},
+		{"events of the L store", int64(c.LoadStreams) * int64(c.LoadPerStream), MaxEvents},
+		{"streams", int64(c.Streams), MaxEvents},
+		{"W2 reads", int64(c.Reads), MaxEvents},
+		{"W4/W5 opens", int64(c.Opens), 10_000},
+	} {
+		if b.n > b.max {
+			return fmt.Errorf("bench: %d %s is too many (at most %d)", b.n, b.what, b.max)
+		}
 	}
 	if c.LoadPerStream%c.LoadBatch != 0 {
 		return fmt.Errorf("bench: events per stream (%d) must be a multiple of the load batch (%d)", c.LoadPerStream, c.LoadBatch)

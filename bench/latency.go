@@ -13,9 +13,11 @@ type Latencies struct {
 	d []time.Duration
 }
 
-// NewLatencies returns a recorder with room for n samples.
+// NewLatencies returns a recorder with room for n samples, at most a
+// million: a run capped by time may record far fewer than it planned, and
+// past a million samples a rare append's growth does not show.
 func NewLatencies(n int) *Latencies {
-	return &Latencies{d: make([]time.Duration, 0, max(n, 0))}
+	return &Latencies{d: make([]time.Duration, 0, min(max(n, 0), 1<<20))}
 }
 
 // Add records one sample.

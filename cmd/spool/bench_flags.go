@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/spooldb/spool/bench"
@@ -27,6 +28,22 @@ func smallHelp() string {
 	return fmt.Sprintf("sizes for a small board (at most %d GiB of disk, %d MiB of RAM): --events %d --single-events %d --writers %s --nosync-writers %s --streams %d --subscribers %d --load %dx%d --reads %d --segment-size %dMiB; flags given explicitly win",
 		bench.SmallDiskBudget>>30, bench.SmallRAMBudget>>20, s.Events, s.EventsSingle, joinInts(s.Writers), joinInts(s.NoSyncWriters),
 		s.Streams, s.Subscribers, s.LoadStreams, s.LoadPerStream, s.Reads, s.Options.SegmentSize>>20)
+}
+
+// parseLoad reads --load: STREAMSxEVENTS, two positive numbers and
+// nothing else.
+func parseLoad(v string) (streams, perStream int, err error) {
+	a, b, ok := strings.Cut(v, "x")
+	if ok {
+		streams, err = strconv.Atoi(a)
+	}
+	if ok && err == nil {
+		perStream, err = strconv.Atoi(b)
+	}
+	if !ok || err != nil || streams < 1 || perStream < 1 {
+		return 0, 0, fmt.Errorf("%w: bad --load %q (want STREAMSxEVENTS, e.g. 1000x1000)", errUsage, v)
+	}
+	return streams, perStream, nil
 }
 
 func joinInts(v []int) string {
@@ -95,9 +112,16 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchRun, error) {
 		{"follow-writers", &cfg.FollowWriters, *followW}, {"subscribers", &cfg.Subscribers, *subs},
 		{"reads", &cfg.Reads, *reads}, {"opens", &cfg.Opens, *opens},
 	} {
+		if set[f.name] && f.v < 1 {
+			// Zero would mean "the default" to bench.Config.
+			return benchRun{}, fmt.Errorf("%w: --%s %d (at least 1)", errUsage, f.name, f.v)
+		}
 		if use(f.name) {
 			*f.dst = f.v
 		}
+	}
+	if set["duration-cap"] && *durCap <= 0 {
+		return benchRun{}, fmt.Errorf("%w: --duration-cap %v (must be positive)", errUsage, *durCap)
 	}
 	if use("duration-cap") {
 		cfg.DurationCap = *durCap
@@ -117,8 +141,8 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchRun, error) {
 		}
 	}
 	if use("load") {
-		if _, err := fmt.Sscanf(*load, "%dx%d", &cfg.LoadStreams, &cfg.LoadPerStream); err != nil || cfg.LoadStreams < 1 || cfg.LoadPerStream < 1 {
-			return benchRun{}, fmt.Errorf("%w: bad --load %q (want STREAMSxEVENTS)", errUsage, *load)
+		if cfg.LoadStreams, cfg.LoadPerStream, err = parseLoad(*load); err != nil {
+			return benchRun{}, err
 		}
 	}
 	if *segSize != "" {

@@ -54,6 +54,29 @@ func TestBenchSmallFlags(t *testing.T) {
 	}
 }
 
+// TestBenchFlagsRejectBadSizes: sizes that would mean "the default" to
+// bench.Config (zero, negative), malformed --load values, and sizes so
+// large that the run would allocate every sample or preallocate a raw log
+// bigger than the disk are errors before anything runs.
+func TestBenchFlagsRejectBadSizes(t *testing.T) {
+	for _, args := range [][]string{
+		{"--events", "0"}, {"--events", "-1"}, {"--batch", "-5"}, {"--streams", "0"},
+		{"--reads", "-1"}, {"--opens", "-1"}, {"--subscribers", "-1"}, {"--single-events", "-1"},
+		{"--duration-cap", "-1s"}, {"--duration-cap", "0s"},
+		{"--load", "10x10junk"}, {"--load", "10x10x10"}, {"--load", "x10"}, {"--load", "0x10"}, {"--load", "10"},
+		{"--events", "999999999999"}, {"--load", "2000000000x2000000000"}, {"--streams", "1000000000"},
+		{"--opens", "1000000"},
+	} {
+		if _, err := parseBenchFlags(append(args, "--dir", t.TempDir()), io.Discard); err == nil {
+			t.Errorf("spool bench %s accepted", strings.Join(args, " "))
+		}
+	}
+	br, err := parseBenchFlags([]string{"--load", "20x30", "--events", "1", "--dir", t.TempDir()}, io.Discard)
+	if err != nil || br.cfg.LoadStreams != 20 || br.cfg.LoadPerStream != 30 || br.cfg.Events != 1 {
+		t.Errorf("--load 20x30 --events 1: %+v, %v", br.cfg, err)
+	}
+}
+
 // TestBenchJSONReportCompare runs a tiny suite twice with --json and
 // --report, then compares the two files.
 func TestBenchJSONReportCompare(t *testing.T) {

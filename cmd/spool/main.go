@@ -9,6 +9,10 @@
 //	spool recover DIR [--truncate]   open after a crash; cut the log at damage
 //	spool compact DIR                reclaim the space of deleted and expired events
 //
+// stat, dump and compact open the store as an application would: after an
+// unclean stop that recovers it, and the index is written back. verify
+// changes nothing.
+//
 // Run "spool <command> -h" for a command's flags. Flags may come before
 // or after DIR. Errors (usage errors included) go to standard error and
 // exit with status 1.
@@ -43,6 +47,10 @@ func usage(w io.Writer) {
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-7s %-44s %s\n", c.name, c.args, c.summary)
 	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, `stat, dump and compact open the store as an application would: after an`)
+	fmt.Fprintln(w, `unclean stop that recovers it (cuts a torn tail, rebuilds the index) and`)
+	fmt.Fprintln(w, `writes the index back; verify changes nothing.`)
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, `Run "spool <command> -h" for a command's flags.`)
 }
