@@ -43,11 +43,20 @@ func benchOptions(b *testing.B, d engine.Durability) *engine.Options {
 }
 
 func benchAppend(b *testing.B, d engine.Durability, writers, batch int) {
+	benchAppendWith(b, d, writers, batch, nil)
+}
+
+// benchAppendWith is benchAppend with setup run on the store before the
+// timer starts; the function setup returns runs after the appends.
+func benchAppendWith(b *testing.B, d engine.Durability, writers, batch int, setup func(*engine.Store) func()) {
 	s, err := engine.Open(b.TempDir(), benchOptions(b, d))
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer s.Close()
+	if setup != nil {
+		defer setup(s)()
+	}
 	streams := StreamNames(DefaultStreams)
 	events := b.N * batch
 	b.SetBytes(int64(batch * PayloadSize))
@@ -84,49 +93,47 @@ func BenchmarkAppendDurable(b *testing.B) {
 func BenchmarkAppendStreamSubscribers(b *testing.B) {
 	for _, n := range []int{0, 1000} {
 		b.Run(fmt.Sprintf("subscribers=%d", n), func(b *testing.B) {
-			s, err := engine.Open(b.TempDir(), benchOptions(b, engine.SyncEachCommit))
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer s.Close()
-			ctx, cancel := context.WithCancel(context.Background())
-			var subs, caughtUp sync.WaitGroup
-			defer subs.Wait()
-			defer cancel()
-			for i := range n {
-				stream := fmt.Sprintf("idle/%d", i)
-				if _, err := s.Append(ctx, stream, engine.NoStream, engine.Event{Type: EventType, Data: []byte("{}")}); err != nil {
-					b.Fatal(err)
-				}
-				subs.Add(1)
-				caughtUp.Add(1)
-				go func() {
-					defer subs.Done()
-					events := 0
-					for _, err := range s.SubscribeStream(ctx, stream, 0) {
-						if err != nil {
-							return // the cancel at the end
-						}
-						if events++; events > 1 {
-							b.Error("a second event on a stream nobody writes to")
-						} else {
-							caughtUp.Done()
-						}
-					}
-				}()
-			}
-			caughtUp.Wait()
-			streams := StreamNames(DefaultStreams)
-			b.SetBytes(PayloadSize)
-			b.ResetTimer()
-			res, err := Drive(DriveSpec{Writers: 16, Events: b.N, Batch: 1, Streams: streams},
-				engineWriter(context.Background(), s, 1))
-			b.StopTimer()
-			if err != nil {
-				b.Fatal(err)
-			}
-			reportDrive(b, res)
+			benchAppendWith(b, engine.SyncEachCommit, 16, 1, func(s *engine.Store) func() {
+				return idleStreamSubscribers(b, s, n)
+			})
 		})
+	}
+}
+
+// idleStreamSubscribers appends one event to each of n idle streams and
+// starts a SubscribeStream subscriber on each, returning once all of them
+// have read their event and wait; the function it returns ends them.
+func idleStreamSubscribers(b *testing.B, s *engine.Store, n int) func() {
+	ctx, cancel := context.WithCancel(context.Background())
+	var subs, caughtUp sync.WaitGroup
+	for i := range n {
+		stream := fmt.Sprintf("idle/%d", i)
+		if _, err := s.Append(ctx, stream, engine.NoStream, engine.Event{Type: EventType, Data: []byte("{}")}); err != nil {
+			cancel()
+			subs.Wait()
+			b.Fatal(err)
+		}
+		subs.Add(1)
+		caughtUp.Add(1)
+		go func() {
+			defer subs.Done()
+			events := 0
+			for _, err := range s.SubscribeStream(ctx, stream, 0) {
+				if err != nil {
+					return // the cancel at the end
+				}
+				if events++; events > 1 {
+					b.Error("a second event on a stream nobody writes to")
+				} else {
+					caughtUp.Done()
+				}
+			}
+		}()
+	}
+	caughtUp.Wait()
+	return func() {
+		cancel()
+		subs.Wait()
 	}
 }
 
@@ -197,8 +204,8 @@ func (f *loadFixtureState) close() {
 func loadFixture(b *testing.B) *LoadStore {
 	b.Helper()
 	fixture.once.Do(func() {
-		var streams, per int
-		if _, err := fmt.Sscanf(*flagLoad, "%dx%d", &streams, &per); err != nil || streams < 1 || per < 10 || per%10 != 0 {
+		streams, per, err := ParseLoad(*flagLoad)
+		if err != nil || per%10 != 0 {
 			fixture.err = fmt.Errorf("bad -spool.load %q (want SxE, E a multiple of 10)", *flagLoad)
 			return
 		}

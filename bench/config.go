@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -68,12 +69,29 @@ const (
 	DefaultReads         = 1_000
 	DefaultOpens         = 3
 	DefaultDurationCap   = 15 * time.Second
-	// MaxEvents bounds the events of one run and of the L store: 20M
-	// records are ~4.5 GB of log, and as much again for the raw
-	// baseline's preallocated file.
-	MaxEvents     = 20_000_000
-	DefaultSettle = 3 * time.Second
+	DefaultSettle        = 3 * time.Second
 )
+
+// MaxEvents bounds the events of one run and of the L store: 20M records
+// are ~4.5 GB of log, and as much again for the raw baseline's
+// preallocated file.
+const MaxEvents = 20_000_000
+
+// ParseLoad reads an L store size written STREAMSxEVENTS (events per
+// stream), e.g. 1000x1000: two positive numbers and nothing else.
+func ParseLoad(v string) (streams, perStream int, err error) {
+	a, b, ok := strings.Cut(v, "x")
+	if ok {
+		streams, err = strconv.Atoi(a)
+	}
+	if ok && err == nil {
+		perStream, err = strconv.Atoi(b)
+	}
+	if !ok || err != nil || streams < 1 || perStream < 1 {
+		return 0, 0, fmt.Errorf("bench: bad load size %q (want STREAMSxEVENTS, e.g. 1000x1000)", v)
+	}
+	return streams, perStream, nil
+}
 
 // WithDefaults returns c with zero fields set to defaults.
 func (c Config) WithDefaults() Config {

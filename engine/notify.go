@@ -43,19 +43,45 @@ import (
 // channel, and notify skips subscribers that are busy reading with one
 // load each. Without subscribers, notify costs one atomic load.
 type commitNotifier struct {
-	mu      sync.Mutex                      // serialises register and unregister (of both kinds)
-	waiters atomic.Pointer[[]*commitWaiter] // log subscribers; copy on write
-	// streams maps a stream ID to the *waiterList of its stream
-	// subscribers; streamWaiters counts them, so that commits cost one
-	// load while there are none.
+	mu  sync.Mutex // serialises registering and unregistering, of both kinds
+	log waiterList // the log's subscribers (Subscribe)
+	// streams maps a stream ID to the *waiterList of its subscribers
+	// (SubscribeStream); streamWaiters counts them, so that commits cost
+	// one load while there are none.
 	streams       sync.Map
 	streamWaiters atomic.Int64
 }
 
-// waiterList is one stream's subscribers, copy on write under
-// commitNotifier.mu.
+// waiterList is a list of subscribers that wakers read without the
+// notifier's mutex: it is copied on write under the mutex, and published
+// complete.
 type waiterList struct {
-	p atomic.Pointer[[]*commitWaiter]
+	p atomic.Pointer[[]*commitWaiter] // nil when empty
+}
+
+func (l *waiterList) load() []*commitWaiter {
+	if p := l.p.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// add appends w. Called with the notifier's mutex held.
+func (l *waiterList) add(w *commitWaiter) {
+	list := append(slices.Clone(l.load()), w)
+	l.p.Store(&list)
+}
+
+// remove takes w out and reports whether the list is empty now. Called
+// with the notifier's mutex held.
+func (l *waiterList) remove(w *commitWaiter) (empty bool) {
+	list := slices.DeleteFunc(slices.Clone(l.load()), func(x *commitWaiter) bool { return x == w })
+	if len(list) == 0 {
+		l.p.Store(nil) // wakers: one load again
+		return true
+	}
+	l.p.Store(&list)
+	return false
 }
 
 // commitWaiter is one subscriber's registration with the notifier.
@@ -67,6 +93,8 @@ type commitWaiter struct {
 	_ cpu.CacheLinePad
 }
 
+func newCommitWaiter() *commitWaiter { return &commitWaiter{wake: make(chan struct{}, 1)} }
+
 // poke leaves a token unless one is waiting already.
 func (w *commitWaiter) poke() {
 	select {
@@ -75,80 +103,59 @@ func (w *commitWaiter) poke() {
 	}
 }
 
-// register returns a new waiter that notify wakes until unregister.
+// register returns a new log subscriber's waiter, which notify wakes
+// until unregister.
 func (n *commitNotifier) register() *commitWaiter {
-	w := &commitWaiter{wake: make(chan struct{}, 1)}
+	w := newCommitWaiter()
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	var list []*commitWaiter
-	if p := n.waiters.Load(); p != nil {
-		list = slices.Clone(*p)
-	}
-	list = append(list, w)
-	n.waiters.Store(&list)
+	n.log.add(w)
 	return w
 }
 
-// unregister stops notifying w.
+// unregister stops notifying w, a log subscriber's waiter.
 func (n *commitNotifier) unregister(w *commitWaiter) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	p := n.waiters.Load()
-	if p == nil {
-		return
-	}
-	list := slices.DeleteFunc(slices.Clone(*p), func(x *commitWaiter) bool { return x == w })
-	if len(list) == 0 {
-		n.waiters.Store(nil) // notify: one load again
-		return
-	}
-	n.waiters.Store(&list)
+	n.log.remove(w)
 }
 
 // registerStream returns a new waiter that notifyStream(stream) wakes
 // until unregisterStream.
 func (n *commitNotifier) registerStream(stream string) *commitWaiter {
-	w := &commitWaiter{wake: make(chan struct{}, 1)}
+	w := newCommitWaiter()
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	// Wakers read the lists without mu: a list is published complete.
-	if v, ok := n.streams.Load(stream); ok {
-		l := v.(*waiterList)
-		list := append(slices.Clone(*l.p.Load()), w)
-		l.p.Store(&list)
-	} else {
-		l := new(waiterList)
-		l.p.Store(&[]*commitWaiter{w})
-		n.streams.Store(stream, l)
+	v, found := n.streams.Load(stream)
+	l, _ := v.(*waiterList)
+	if !found {
+		l = new(waiterList)
+	}
+	l.add(w)
+	if !found {
+		n.streams.Store(stream, l) // published complete: wakers never see it empty
 	}
 	n.streamWaiters.Add(1)
 	return w
 }
 
-// unregisterStream stops notifying w, registered for stream.
+// unregisterStream stops notifying w, registered for stream. A stream's
+// list goes when its last subscriber does.
 func (n *commitNotifier) unregisterStream(stream string, w *commitWaiter) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	v, ok := n.streams.Load(stream)
-	if !ok {
-		return
+	if v, ok := n.streams.Load(stream); ok {
+		n.streamWaiters.Add(-1)
+		if v.(*waiterList).remove(w) {
+			n.streams.Delete(stream)
+		}
 	}
-	l := v.(*waiterList)
-	list := slices.DeleteFunc(slices.Clone(*l.p.Load()), func(x *commitWaiter) bool { return x == w })
-	n.streamWaiters.Add(-1)
-	if len(list) == 0 {
-		n.streams.Delete(stream) // register, under mu too, makes a new list
-		return
-	}
-	l.p.Store(&list)
 }
 
 // notify wakes every log subscriber that is waiting or about to. The
 // caller has moved the committed position first.
 func (n *commitNotifier) notify() {
-	if p := n.waiters.Load(); p != nil {
-		wakeWaiting(*p)
-	}
+	wakeWaiting(n.log.load())
 }
 
 // notifyStream wakes every subscriber of stream that is waiting or about
@@ -159,7 +166,7 @@ func (n *commitNotifier) notifyStream(stream string) {
 		return
 	}
 	if v, ok := n.streams.Load(stream); ok {
-		wakeWaiting(*v.(*waiterList).p.Load())
+		wakeWaiting(v.(*waiterList).load())
 	}
 }
 
@@ -173,7 +180,7 @@ func (n *commitNotifier) notifyFailure() {
 // eachStreamList calls fn with each stream's list of subscribers.
 func (n *commitNotifier) eachStreamList(fn func([]*commitWaiter)) {
 	n.streams.Range(func(_, v any) bool {
-		fn(*v.(*waiterList).p.Load())
+		fn(v.(*waiterList).load())
 		return true
 	})
 }
@@ -196,9 +203,7 @@ func pokeAll(list []*commitWaiter) {
 // change that is not ordered with their flags: the close of the store's
 // stop channel. The token stays until the subscriber next blocks.
 func (n *commitNotifier) notifyAll() {
-	if p := n.waiters.Load(); p != nil {
-		pokeAll(*p)
-	}
+	pokeAll(n.log.load())
 	n.eachStreamList(pokeAll)
 }
 

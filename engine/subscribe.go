@@ -82,28 +82,30 @@ func (s *Store) awaitCommit(ctx context.Context, w *commitWaiter, pos uint64) (u
 	}
 }
 
-// watchCommits registers a subscriber with the commit notifier and has the
-// end of ctx wake it, so that awaitCommit needs no blocking select on
-// ctx.Done() and s.stop: ctx's end pokes this waiter, Close pokes every
+// watchCommits registers a log subscriber with the commit notifier and
+// has the end of ctx wake it, so that awaitCommit needs no blocking select
+// on ctx.Done() and s.stop: ctx's end pokes this waiter, Close pokes every
 // one, and failures wake every waiting one (notifyFailure). stop undoes
 // both.
 func (s *Store) watchCommits(ctx context.Context) (w *commitWaiter, stop func()) {
 	w = s.commits.register()
-	stopAfter := context.AfterFunc(ctx, w.poke)
-	return w, func() {
-		stopAfter()
-		s.commits.unregister(w)
-	}
+	return w, stopWith(ctx, w, func() { s.commits.unregister(w) })
 }
 
 // watchStream is watchCommits for a subscriber of stream alone: commits
 // that leave stream alone do not wake it.
 func (s *Store) watchStream(ctx context.Context, stream string) (w *commitWaiter, stop func()) {
 	w = s.commits.registerStream(stream)
+	return w, stopWith(ctx, w, func() { s.commits.unregisterStream(stream, w) })
+}
+
+// stopWith has the end of ctx poke w, and returns the function that
+// undoes that and unregisters w.
+func stopWith(ctx context.Context, w *commitWaiter, unregister func()) func() {
 	stopAfter := context.AfterFunc(ctx, w.poke)
-	return w, func() {
+	return func() {
 		stopAfter()
-		s.commits.unregisterStream(stream, w)
+		unregister()
 	}
 }
 

@@ -210,9 +210,7 @@ func waitBlocked(t *testing.T, s *Store, n int) {
 				}
 			}
 		}
-		if p := s.commits.waiters.Load(); p != nil {
-			count(*p)
-		}
+		count(s.commits.log.load())
 		s.commits.eachStreamList(count) // SubscribeStream's
 		if waiting == n {
 			time.Sleep(20 * time.Millisecond)

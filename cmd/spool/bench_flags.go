@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/spooldb/spool/bench"
@@ -28,22 +27,6 @@ func smallHelp() string {
 	return fmt.Sprintf("sizes for a small board (at most %d GiB of disk, %d MiB of RAM): --events %d --single-events %d --writers %s --nosync-writers %s --streams %d --subscribers %d --load %dx%d --reads %d --segment-size %dMiB; flags given explicitly win",
 		bench.SmallDiskBudget>>30, bench.SmallRAMBudget>>20, s.Events, s.EventsSingle, joinInts(s.Writers), joinInts(s.NoSyncWriters),
 		s.Streams, s.Subscribers, s.LoadStreams, s.LoadPerStream, s.Reads, s.Options.SegmentSize>>20)
-}
-
-// parseLoad reads --load: STREAMSxEVENTS, two positive numbers and
-// nothing else.
-func parseLoad(v string) (streams, perStream int, err error) {
-	a, b, ok := strings.Cut(v, "x")
-	if ok {
-		streams, err = strconv.Atoi(a)
-	}
-	if ok && err == nil {
-		perStream, err = strconv.Atoi(b)
-	}
-	if !ok || err != nil || streams < 1 || perStream < 1 {
-		return 0, 0, fmt.Errorf("%w: bad --load %q (want STREAMSxEVENTS, e.g. 1000x1000)", errUsage, v)
-	}
-	return streams, perStream, nil
 }
 
 func joinInts(v []int) string {
@@ -141,8 +124,8 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchRun, error) {
 		}
 	}
 	if use("load") {
-		if cfg.LoadStreams, cfg.LoadPerStream, err = parseLoad(*load); err != nil {
-			return benchRun{}, err
+		if cfg.LoadStreams, cfg.LoadPerStream, err = bench.ParseLoad(*load); err != nil {
+			return benchRun{}, fmt.Errorf("%w: --load: %w", errUsage, err)
 		}
 	}
 	if *segSize != "" {
