@@ -1,6 +1,7 @@
 package compaction
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -57,7 +58,9 @@ func Cleanup(fsys mmapfile.FS) (CleanupReport, error) {
 		}
 		h, err := readHeader(fsys, name, base)
 		if err != nil {
-			return rep, fmt.Errorf("compaction: cleanup: %w", err)
+			// Not prefixed: a damaged or short segment is no fault of a
+			// compaction's, and the error names the file already.
+			return rep, err
 		}
 		segs = append(segs, header{name, h})
 		if h.Compacted() {
@@ -98,8 +101,14 @@ type header struct {
 // than touching the mapping: no memory fault to guard against.
 func readHeader(fsys mmapfile.FS, name string, base uint64) (segment.Header, error) {
 	f, err := fsys.Open(name)
+	if errors.Is(err, mmapfile.ErrEmptyFile) {
+		// A file of 0 bytes cannot be mapped; as a segment it is just
+		// shorter than its header (a crash before its size was durable).
+		_, err = segment.ReadHeader(nil, 0)
+		return segment.Header{}, segment.WithSegment(err, name)
+	}
 	if err != nil {
-		return segment.Header{}, err
+		return segment.Header{}, fmt.Errorf("reading the header of %s: %w", name, err)
 	}
 	defer f.Close()
 	var b [segment.HeaderSize]byte

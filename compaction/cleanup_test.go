@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/spooldb/spool/compaction"
@@ -173,6 +176,29 @@ func TestCleanupRefuses(t *testing.T) {
 		touch(t, fsys, segment.FileName(0), 100, nil)
 		_, err := compaction.Cleanup(fsys)
 		wantCorrupt(t, err, segment.FileName(0), 0)
+	})
+	t.Run("empty file", func(t *testing.T) {
+		// simfs cannot make a file of 0 bytes; a crash after the create
+		// of a file whose size never reached the disk leaves one.
+		dir := t.TempDir()
+		fsys, err := mmapfile.OpenDir(dir, mmapfile.PrepZeroFill)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, segment.FileName(0)), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err = compaction.Cleanup(fsys)
+		wantCorrupt(t, err, segment.FileName(0), 0)
+	})
+	t.Run("not blamed on compaction", func(t *testing.T) {
+		// A damaged header is not something a compaction did: the error
+		// names the file, not the cleanup that came across it.
+		fsys := simfs.New(simfs.Config{})
+		touch(t, fsys, segment.FileName(0), 100, nil)
+		if _, err := compaction.Cleanup(fsys); err == nil || strings.Contains(err.Error(), "compaction") {
+			t.Fatalf("Cleanup: %v", err)
+		}
 	})
 	t.Run("list fails", func(t *testing.T) {
 		fsys := simfs.New(simfs.Config{})

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/spooldb/spool/segment"
@@ -193,6 +194,9 @@ func TestCorruptionBelowLaterSegmentsFailsOpen(t *testing.T) {
 	var ce *CorruptionError
 	if !errors.Is(err, ErrCorrupt) || !errors.As(err, &ce) || ce.Segment != filepath.Base(segs[0]) || ce.Offset <= segment.HeaderSize {
 		t.Fatalf("Open over damaged acknowledged data: %v", err)
+	}
+	if !strings.Contains(err.Error(), "open "+dir+":") {
+		t.Fatalf("Open's error does not name the directory: %v", err)
 	}
 	// Nothing was cut: the damaged file is still as it was.
 	if b, _ := os.ReadFile(segs[1]); segment.IsEnd(b[segment.HeaderSize:]) {

@@ -178,7 +178,7 @@ func Open(dir string, opts *Options) (*Store, error) {
 	if err := mmapfile.Guard(s.load); err != nil {
 		s.releaseFiles()
 		_ = lock.Close()
-		return nil, err
+		return nil, fmt.Errorf("spool: open %s: %w", dir, err)
 	}
 	go s.prepareSpares()
 	s.askSpareLocked()

@@ -109,7 +109,7 @@ func expectedOutcome(name string) string {
 		return ""
 	}
 	switch out {
-	case "ok", "peek", "corrupt", "header", "invalid", "damaged", "clean", "replayed", "rebuilt", "empty":
+	case "ok", "peek", "corrupt", "header", "invalid", "damaged", "clean", "replayed", "rebuilt":
 		return out
 	}
 	return ""

@@ -13,7 +13,6 @@ import (
 	"github.com/cespare/xxhash/v2"
 	"github.com/spooldb/spool/engine"
 	"github.com/spooldb/spool/hashindex"
-	"github.com/spooldb/spool/mmapfile"
 	"github.com/spooldb/spool/segment"
 )
 
@@ -194,9 +193,8 @@ func collectEvents(seq func(func(engine.RecordedEvent, error) bool)) ([]seenEven
 // checkDirectory is FuzzDirectoryOpen's property check. Outcomes: "clean"
 // (opened with the index as it was), "replayed" (the index was brought up
 // to date from its checkpoint), "rebuilt" (the index was rebuilt from the
-// whole log),
-// "corrupt" (Open refused with ErrCorrupt), "empty" (Open refused an empty
-// file).
+// whole log) and "corrupt" (Open refused with ErrCorrupt: damaged, short
+// and empty files alike).
 func checkDirectory(dir string, archive []byte, opts uint8) (string, error) {
 	if err := materialize(dir, decodeArchive(archive)); err != nil {
 		return "", err
@@ -205,8 +203,6 @@ func checkDirectory(dir string, archive []byte, opts uint8) (string, error) {
 	switch {
 	case errors.Is(err, engine.ErrCorrupt):
 		return "corrupt", nil
-	case errors.Is(err, mmapfile.ErrEmptyFile):
-		return "empty", nil
 	case err != nil:
 		return "", fmt.Errorf("Open failed with %v (%T), not a corruption error", err, err)
 	}

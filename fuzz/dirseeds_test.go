@@ -272,7 +272,7 @@ func dirSeeds(t testing.TB) []seed {
 	})
 	add("corrupt-segment-all-zeros", noSync, dirFile{kind: kindSegment, size: 64 << 10})
 	add("corrupt-segment-all-ff", noSync, dirFile{kind: kindSegment, size: 4096, data: bytes.Repeat([]byte{0xff}, 4096)})
-	add("empty-segment-file", noSync, dirFile{kind: kindSegment})
+	add("corrupt-empty-segment-file", noSync, dirFile{kind: kindSegment})
 	mut("clean-last-record-damaged", noSync, small, func(fs []dirFile) []dirFile {
 		// The clean index is trusted without a scan, so Open succeeds and
 		// the reads meet the damage.

@@ -26,15 +26,17 @@ func runDump(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if *backward && *stream == "" {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	switch {
+	case set["stream"] && *stream == "":
+		return fmt.Errorf("%w: --stream needs a stream ID", errUsage)
+	case *backward && *stream == "":
 		return fmt.Errorf("%w: --backward needs --stream", errUsage)
+	case *limit < 0:
+		return fmt.Errorf("%w: --limit %d (0 means all)", errUsage, *limit)
 	}
-	fromSet := false
-	fs.Visit(func(f *flag.Flag) {
-		if f.Name == "from" {
-			fromSet = true
-		}
-	})
+	fromSet := set["from"]
 	if *stream == "" && *from < 0 {
 		return fmt.Errorf("%w: --from must be a log position (>= 0)", errUsage)
 	}
@@ -83,6 +85,17 @@ func runDump(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(w, "\tid=%x", ev.ID)
 		}
 		fmt.Fprintln(w)
+	}
+	if n == 0 && *stream != "" {
+		// Nothing to print: say whether the stream has events at all,
+		// as a misspelt stream ID is the likelier cause.
+		v, err := s.StreamVersion(*stream)
+		if err == nil && v == engine.NoStream {
+			err = fmt.Errorf("stream %q has no events (it does not exist or was deleted)", *stream)
+		}
+		if err != nil {
+			return err
+		}
 	}
 	if n == 0 {
 		header()

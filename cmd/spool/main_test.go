@@ -86,6 +86,25 @@ func TestStatDump(t *testing.T) {
 	if code, _, e := runCmd("dump", dir, "--from", "3"); code != 1 || !strings.Contains(e, "invalid log position") {
 		t.Errorf("dump --from 3: %d %q", code, e)
 	}
+	// A stream past its newest version prints the header only; one that
+	// has no events at all is most likely a typo.
+	if code, o, e := runCmd("dump", dir, "--stream", "b", "--from", "10"); code != 0 || strings.Count(o, "\n") != 1 {
+		t.Errorf("dump --stream b --from 10: %d\n%s\n%s", code, o, e)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--stream", "nope"}, `stream "nope" has no events`},
+		{[]string{"--stream", "nope", "--backward"}, `stream "nope" has no events`},
+		{[]string{"--stream", ""}, "--stream needs a stream ID"},
+		{[]string{"--limit", "-3"}, "--limit"},
+		{[]string{"--stream", "b", "--limit", "-1"}, "--limit"},
+	} {
+		if code, _, e := runCmd(append([]string{"dump", dir}, c.args...)...); code != 1 || !strings.Contains(e, c.want) {
+			t.Errorf("dump %q: %d %q, want exit 1 and %q", c.args, code, e, c.want)
+		}
+	}
 }
 
 func TestCompact(t *testing.T) {
