@@ -750,3 +750,66 @@ func TestReadAllSnapshotAcrossCompaction(t *testing.T) {
 		}
 	}
 }
+
+// TestStreamVersionAcrossCompaction: a compaction that finishes between a
+// read's snapshot and its walk from the index tail back to the snapshot's
+// newest event may have removed that event, as a later append (after the
+// snapshot) put it beyond MaxCount. The stream has events throughout: it
+// must not read as NoStream or empty.
+func TestStreamVersionAcrossCompaction(t *testing.T) {
+	for _, read := range []string{"StreamVersion", "ReadStream backward", "ReadStream forward"} {
+		t.Run(read, func(t *testing.T) {
+			s := openT(t, t.TempDir(), &Options{SegmentSize: 64 << 10})
+			defer closeT(t, s)
+			data := strings.Repeat("x", 2000)
+			if err := s.SetStreamMetadata(bg, "s", StreamMetadata{MaxCount: 1}); err != nil {
+				t.Fatal(err)
+			}
+			for range 6 {
+				appendT(t, s, "s", Any, ev(data)) // versions 0-5, in the first segment
+			}
+			for len(*s.segs.Load()) < 2 {
+				appendT(t, s, "filler", Any, ev(data))
+			}
+			once := true
+			testHookStartSnapshot = func() {
+				if !once {
+					return
+				}
+				once = false
+				appendT(t, s, "s", Any, ev(data)) // version 6, after the snapshot
+				rep, err := s.Compact(bg, &CompactOptions{MinDeadRatio: 0.01, BytesPerSecond: -1})
+				if err != nil || rep.Rewritten == 0 {
+					t.Errorf("compaction: %+v, %v", rep, err)
+				}
+			}
+			defer func() { testHookStartSnapshot = nil }()
+			var got []int64
+			switch read {
+			case "StreamVersion":
+				v, err := s.StreamVersion("s")
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, v)
+			default:
+				from, dir := End, Backward
+				if read == "ReadStream forward" {
+					from, dir = 0, Forward
+				}
+				for e, err := range s.ReadStream("s", from, dir) {
+					if err != nil {
+						t.Fatal(err)
+					}
+					got = append(got, e.Version)
+				}
+			}
+			if once {
+				t.Fatal("the hook never ran")
+			}
+			if len(got) != 1 || got[0] != 6 {
+				t.Fatalf("%s of a MaxCount 1 stream with versions 0-6: %v, want [6]", read, got)
+			}
+		})
+	}
+}

@@ -73,6 +73,12 @@ var (
 	ErrLocked = mmapfile.ErrLocked
 )
 
+// errOvertaken is returned by a stream read (ReadStream, StreamVersion,
+// SubscribeStream) when compactions finishing while it started kept
+// removing the events it started from; reading again succeeds. It takes a
+// hundred compaction runs in a row, each within microseconds.
+var errOvertaken = errors.New("spool: stream read kept losing its start to compaction")
+
 // errRetired is returned by mapper.acquire for a segment compaction
 // replaced; the caller looks the position up in the new segment list.
 var errRetired = errors.New("spool: segment replaced by compaction")

@@ -112,6 +112,13 @@ func (sr *streamReader) release() {
 // start finds the stream's newest event in the read's snapshot (found
 // false when it has none), and the lowest version its retention lets the
 // read return (sr.lo). A tombstoned stream is ErrStreamDeleted.
+//
+// The index leads to the stream's newest event, which may have been
+// committed after the snapshot; start walks back from it. A compaction
+// that finishes meanwhile may have removed the snapshot's newest event: a
+// later event put it beyond the stream's retention. The stream has events
+// all along, so start then takes a new snapshot and looks again, rather
+// than report it empty.
 func (sr *streamReader) start() (top segment.Record, found bool, err error) {
 	s := sr.s
 	s.lifeMu.RLock()
@@ -119,9 +126,30 @@ func (sr *streamReader) start() (top segment.Record, found bool, err error) {
 	if err := s.usable(); err != nil {
 		return top, false, err
 	}
-	snapshot := s.committed.Load()
 	sr.view.walk = true // only top's segment stays held
 	defer func() { sr.view.walk = false }()
+	for range maxStartAttempts {
+		var overtaken bool
+		if top, found, overtaken, err = sr.startAt(s.committed.Load()); !overtaken {
+			return top, found, err
+		}
+	}
+	return top, false, fmt.Errorf("%w: stream %q, %d times", errOvertaken, sr.stream, maxStartAttempts)
+}
+
+// maxStartAttempts bounds start's new looks. Each one that fails needs a
+// whole compaction run, checkpoint included, to finish between taking the
+// snapshot and walking back a few records.
+const maxStartAttempts = 100
+
+// startAt is one attempt of start, with the given snapshot. overtaken
+// reports that compaction removed the snapshot's newest event meanwhile.
+func (sr *streamReader) startAt(snapshot uint64) (top segment.Record, found, overtaken bool, err error) {
+	s := sr.s
+	if testHookStartSnapshot != nil {
+		testHookStartSnapshot()
+	}
+	sr.lo, sr.meta, sr.hasMeta = 0, streamMeta{}, false
 	err = sr.guard(func() error {
 		e, ok, err := s.index.Lookup(hashindex.FingerprintString(sr.stream), matchStream(&sr.view, sr.stream, &top))
 		if err != nil || !ok {
@@ -146,7 +174,8 @@ func (sr *streamReader) start() (top segment.Record, found bool, err error) {
 			}
 			if err := readStreamRecord(&sr.view, top.Prev, sr.stream, top.Version-1, &top); err != nil {
 				if _, removed := removedVersion(err); removed {
-					return nil // retention hides the snapshot's newest event now
+					overtaken = true
+					return nil
 				}
 				return err
 			}
@@ -164,8 +193,12 @@ func (sr *streamReader) start() (top segment.Record, found bool, err error) {
 		}
 		return err
 	})
-	return top, found, err
+	return top, found, overtaken, err
 }
+
+// testHookStartSnapshot, when set, runs in start right after the read's
+// snapshot is taken.
+var testHookStartSnapshot func()
 
 // visible reports whether the stream, whose newest event in the read's
 // snapshot is top, reads as existing: not deleted, or appended to since.
