@@ -40,7 +40,7 @@ func (s *Store) Subscribe(ctx context.Context, from uint64, opts *SubscribeOptio
 			yield(RecordedEvent{}, err)
 			return
 		}
-		for lr.drain(yield) {
+		for lr.drain(ctx, yield) {
 			next, err := s.awaitCommit(ctx, waiter, lr.pos)
 			if err != nil {
 				yield(RecordedEvent{}, err)
@@ -62,20 +62,19 @@ func (s *Store) awaitCommit(ctx context.Context, w *commitWaiter, pos uint64) (u
 		if err := s.usable(); err != nil {
 			return 0, err
 		}
+		// ctx before the committed position: under a steady stream of
+		// commits the position has always moved on.
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
 		if c := s.committed.Load(); c > pos {
 			return c, nil
 		}
-		// One channel per non-blocking select: those take no lock while
-		// the channel is open (a select of several locks them all), and
-		// these two are shared by every subscriber.
+		// A non-blocking select takes no lock while the channel is open;
+		// s.stop is shared by every subscriber.
 		select {
 		case <-s.stop:
 			return 0, ErrClosed
-		default:
-		}
-		select {
-		case <-ctx.Done():
-			return 0, ctx.Err()
 		default:
 		}
 		<-w.wake
@@ -128,7 +127,12 @@ func (s *Store) SubscribeStream(ctx context.Context, stream string, fromVersion 
 			// The committed position before the read: anything committed
 			// after it wakes the wait below.
 			seen = s.committed.Load()
+			n := 0
 			for e, err := range s.ReadStream(stream, next, Forward) {
+				// ctx every chunk's worth of events, as Subscribe does.
+				if n%readChunk == 0 && err == nil {
+					err = ctx.Err()
+				}
 				if err != nil {
 					yield(RecordedEvent{}, err)
 					return
@@ -137,6 +141,7 @@ func (s *Store) SubscribeStream(ctx context.Context, stream string, fromVersion 
 					return
 				}
 				next = e.Version + 1
+				n++
 			}
 			if _, err := s.awaitCommit(ctx, waiter, seen); err != nil {
 				yield(RecordedEvent{}, err)

@@ -337,3 +337,46 @@ func TestSubscriberFollowsAcrossEarlyRoll(t *testing.T) {
 		t.Fatalf("subscriber after an early roll: %v", err)
 	}
 }
+
+// TestSubscribeEndsWithBacklog: a subscriber behind the log ends when its
+// context ends, not once it has caught up (which a subscriber slower than
+// the writers never does): it hands out at most the rest of the chunk it
+// is in. With a context ended already it hands out nothing.
+func TestSubscribeEndsWithBacklog(t *testing.T) {
+	kinds := map[string]func(s *Store, ctx context.Context) iter.Seq2[RecordedEvent, error]{
+		"Subscribe": func(s *Store, ctx context.Context) iter.Seq2[RecordedEvent, error] { return s.Subscribe(ctx, 0, nil) },
+		"SubscribeStream": func(s *Store, ctx context.Context) iter.Seq2[RecordedEvent, error] {
+			return s.SubscribeStream(ctx, "s", 0)
+		},
+	}
+	for name, sub := range kinds {
+		t.Run(name, func(t *testing.T) {
+			s := openT(t, t.TempDir(), &Options{Durability: NoSync})
+			defer closeT(t, s)
+			for i := range 10 * readChunk {
+				appendT(t, s, "s", int64(i)-1, ev(fmt.Sprint(i)))
+			}
+			ctx, cancel := context.WithCancel(bg)
+			cancel()
+			got, err := collectErr(sub(s, ctx))
+			if len(got) != 0 || !errors.Is(err, context.Canceled) {
+				t.Fatalf("with an ended context: %d events, then %v", len(got), err)
+			}
+
+			ctx, cancel = context.WithCancel(bg)
+			defer cancel()
+			n := 0
+			for _, err = range sub(s, ctx) {
+				if err != nil {
+					break
+				}
+				if n++; n == 1 {
+					cancel()
+				}
+			}
+			if n > readChunk || !errors.Is(err, context.Canceled) {
+				t.Fatalf("cancelled after the first event: %d events, then %v", n, err)
+			}
+		})
+	}
+}
