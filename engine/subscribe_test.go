@@ -132,18 +132,21 @@ func TestSubscribeResumeAndPositions(t *testing.T) {
 	}
 }
 
+// subscriptionKinds starts either kind of subscription from the start, the
+// stream one on stream "s".
+var subscriptionKinds = map[string]func(s *Store, ctx context.Context) iter.Seq2[RecordedEvent, error]{
+	"Subscribe": func(s *Store, ctx context.Context) iter.Seq2[RecordedEvent, error] { return s.Subscribe(ctx, 0, nil) },
+	"SubscribeStream": func(s *Store, ctx context.Context) iter.Seq2[RecordedEvent, error] {
+		return s.SubscribeStream(ctx, "s", 0)
+	},
+}
+
 // TestSubscribeEnds: a subscriber waiting for the next commit ends when its
 // context is cancelled and when the store closes, whichever kind it is.
 // Waiting watches neither ctx nor Close directly (see awaitCommit): both
 // wake the commit waiters.
 func TestSubscribeEnds(t *testing.T) {
-	kinds := map[string]func(s *Store, ctx context.Context) iter.Seq2[RecordedEvent, error]{
-		"Subscribe": func(s *Store, ctx context.Context) iter.Seq2[RecordedEvent, error] { return s.Subscribe(ctx, 0, nil) },
-		"SubscribeStream": func(s *Store, ctx context.Context) iter.Seq2[RecordedEvent, error] {
-			return s.SubscribeStream(ctx, "s", 0)
-		},
-	}
-	for name, sub := range kinds {
+	for name, sub := range subscriptionKinds {
 		t.Run(name, func(t *testing.T) {
 			s := openT(t, t.TempDir(), nil)
 			appendT(t, s, "s", NoStream, ev("x"))
@@ -343,13 +346,7 @@ func TestSubscriberFollowsAcrossEarlyRoll(t *testing.T) {
 // the writers never does): it hands out at most the rest of the chunk it
 // is in. With a context ended already it hands out nothing.
 func TestSubscribeEndsWithBacklog(t *testing.T) {
-	kinds := map[string]func(s *Store, ctx context.Context) iter.Seq2[RecordedEvent, error]{
-		"Subscribe": func(s *Store, ctx context.Context) iter.Seq2[RecordedEvent, error] { return s.Subscribe(ctx, 0, nil) },
-		"SubscribeStream": func(s *Store, ctx context.Context) iter.Seq2[RecordedEvent, error] {
-			return s.SubscribeStream(ctx, "s", 0)
-		},
-	}
-	for name, sub := range kinds {
+	for name, sub := range subscriptionKinds {
 		t.Run(name, func(t *testing.T) {
 			s := openT(t, t.TempDir(), &Options{Durability: NoSync})
 			defer closeT(t, s)
