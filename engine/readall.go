@@ -132,8 +132,6 @@ func (lr *logReader) advance(next uint64) {
 func (lr *logReader) fill() (int, error) {
 	n := 0
 	err := mmapfile.Guard(func() error {
-		lr.meta.lock()
-		defer lr.meta.unlock()
 		if lr.seg == nil || lr.pos >= lr.segEnd {
 			seg, err := lr.view.segmentAt(lr.pos)
 			if err != nil {
@@ -160,12 +158,7 @@ func (lr *logReader) fill() (int, error) {
 					if _, err := segment.Peek(seg.data, off, lr.pos, &lr.peeked); err != nil {
 						return segment.WithSegment(err, seg.name)
 					}
-					// Match is the caller's code: it runs without the
-					// metadata lock, which the committer needs (for
-					// streams with retention) and must never wait for.
-					lr.meta.unlock()
 					skip = !lr.filter.keepsHeader(&lr.peeked, &lr.header)
-					lr.meta.lock()
 				}
 				if skip {
 					lr.pos += uint64(m)
@@ -180,7 +173,10 @@ func (lr *logReader) fill() (int, error) {
 			}
 			lr.pos += uint64(m)
 			lr.mapPos = lr.pos
-			if visible(r.Flags) && lr.meta.shows(r.Stream, r.Version, r.Timestamp) {
+			if testHookDecoded != nil {
+				testHookDecoded()
+			}
+			if visible(r.Flags) {
 				n++
 			}
 		}
@@ -189,7 +185,36 @@ func (lr *logReader) fill() (int, error) {
 	if _, ok := err.(*mmapfile.FaultError); ok {
 		err = lr.s.fail(err)
 	}
-	return n, err
+	return lr.retained(n), err
+}
+
+// testHookDecoded, when set, runs after fill decodes each record.
+var testHookDecoded func()
+
+// retained drops the events of buf[:n] that their streams' retention
+// hides, and returns how many are left. The metadata table's read lock is
+// taken for the whole chunk, but only here, after the decoding: that may
+// fault pages in from the disk, and appends to streams with metadata wait
+// for the write lock (in NoSync mode holding the writer's lock, so every
+// append would wait for a reader catching up).
+func (lr *logReader) retained(n int) int {
+	lr.meta.lock()
+	defer lr.meta.unlock()
+	if !lr.meta.locked {
+		return n // no stream has metadata
+	}
+	kept := 0
+	for i := range n {
+		r := &lr.buf[i]
+		if !lr.meta.shows(r.Stream, r.Version, r.Timestamp) {
+			continue
+		}
+		if kept != i {
+			lr.buf[kept] = *r
+		}
+		kept++
+	}
+	return kept
 }
 
 // next returns the file offset of the record at lr.pos in seg, checking

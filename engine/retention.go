@@ -146,7 +146,8 @@ func (t *metaTable) setLast(stream string, last int64) {
 }
 
 // metaView is a log reader's access to the table: one read lock per
-// chunk of records rather than one per record, let go of while a Filter's
+// chunk of decoded records rather than one per record (see
+// logReader.retained), never held while the log is read or a Filter's
 // Match (the caller's code) runs.
 type metaView struct {
 	t      *metaTable

@@ -377,3 +377,39 @@ func TestSubscribeEndsWithBacklog(t *testing.T) {
 		})
 	}
 }
+
+// TestLogReadDecodesWithoutMetadataLock: a log reader takes the metadata
+// table's read lock only to apply retention to a decoded chunk, not while
+// it decodes (which may fault pages in from the disk): appends to streams
+// with metadata need the write lock, in NoSync mode holding the writer's.
+func TestLogReadDecodesWithoutMetadataLock(t *testing.T) {
+	s := openT(t, t.TempDir(), &Options{Durability: NoSync})
+	defer closeT(t, s)
+	if err := s.SetStreamMetadata(bg, "kept", StreamMetadata{MaxCount: 2}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 * readChunk {
+		appendT(t, s, []string{"kept", "other"}[i%2], Any, ev(fmt.Sprint(i)))
+	}
+	decoded, held := 0, 0
+	testHookDecoded = func() {
+		decoded++
+		if !s.meta.mu.TryLock() {
+			held++
+			return
+		}
+		s.meta.mu.Unlock()
+	}
+	defer func() { testHookDecoded = nil }()
+	got, err := collectErr(s.ReadAll(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if held > 0 || decoded < 3*readChunk {
+		t.Fatalf("the metadata lock was held for %d of %d records decoded", held, decoded)
+	}
+	// Retention still applies: all of "other", the last 2 of "kept".
+	if len(got) != 3*readChunk/2+2 {
+		t.Fatalf("%d events read, want %d", len(got), 3*readChunk/2+2)
+	}
+}
