@@ -31,9 +31,19 @@ func (s *Store) checkpointDue(at uint64) bool {
 // records before at has been made (it runs after them, or holds s.mu,
 // under which appends update the index). It runs inside mmapfile.Guard.
 // A failed flush is a failed write-back: the caller fails the store.
+//
+// Checkpoints race (the applier, Sync, compaction): one whose target is
+// not past the last one taken writes nothing. The index's checkpoint only
+// moves forward, so that a replay never starts inside a segment that
+// compaction rewrote below a later checkpoint.
 func (s *Store) checkpoint(at uint64) error {
 	if err := s.usable(); err != nil {
 		return err // nothing is written after a failure
+	}
+	s.checkpointMu.Lock()
+	defer s.checkpointMu.Unlock()
+	if at <= s.checkpointed.Load() {
+		return nil // a later one covers every update before at
 	}
 	if err := s.index.Flush(at, false); err != nil {
 		return err

@@ -172,3 +172,32 @@ func TestDamagedIndexSlotIsErrCorrupt(t *testing.T) {
 	_, err = s.Append(bg, "only", Any, ev("y"))
 	wantErrIs(t, err, ErrCorrupt)
 }
+
+// TestCheckpointNeverMovesBack: checkpoints race (the applier, Sync,
+// compaction), and one with a target older than a checkpoint already
+// taken must not lower the index's: compaction rewrites segments below the
+// checkpoint it took, and a replay must never start inside one.
+func TestCheckpointNeverMovesBack(t *testing.T) {
+	s := openT(t, t.TempDir(), &Options{Durability: NoSync})
+	defer closeT(t, s)
+	for i := range 100 {
+		appendT(t, s, fmt.Sprint(i%7), Any, ev("x"))
+	}
+	half := s.committed.Load()
+	for i := range 100 {
+		appendT(t, s, fmt.Sprint(i%7), Any, ev("x"))
+	}
+	if err := s.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	end := s.index.Checkpoint()
+	if end <= half {
+		t.Fatalf("Sync checkpointed at %d, before %d", end, half)
+	}
+	if err := s.checkpoint(half); err != nil { // a slower racer
+		t.Fatal(err)
+	}
+	if got := s.index.Checkpoint(); got != end || s.checkpointed.Load() != end {
+		t.Fatalf("checkpoint %d after one at %d and a late one at %d", got, end, half)
+	}
+}

@@ -37,8 +37,10 @@ type Store struct {
 	commits   commitNotifier // wakes subscribers when committed moves
 	// durablePos is a log position known durable (msynced).
 	durablePos atomic.Uint64
-	// checkpointed is the index's last checkpoint (see checkpoint.go).
+	// checkpointed is the index's last checkpoint (see checkpoint.go);
+	// checkpointMu orders the checkpoints taken.
 	checkpointed atomic.Uint64
+	checkpointMu sync.Mutex
 	// names interns stream IDs and event types for log reads.
 	names nameTable
 	// meta holds the retention of the streams that have system records.
