@@ -387,9 +387,7 @@ func (s *Store) wroteLocked(w *pendingWrite, end uint64) {
 		clear(w.seg.data[off:min(off+segment.RecordHeaderSize, int64(len(w.seg.data)))])
 	}
 	s.written = end
-	if !s.spareAsked && end-w.seg.base > (w.seg.limit()-w.seg.base)/2 {
-		s.askSpareLocked()
-	}
+	s.askSpareAtHalfLocked(w.seg, end)
 }
 
 // headChangedLocked makes the stream's new head known once its records,

@@ -56,6 +56,15 @@ func (s *Store) adoptSpare(name string) error {
 	return s.fs.Remove(name)
 }
 
+// askSpareAtHalfLocked asks for a spare once the active segment seg, whose
+// records end at end, is past half full: an empty store then writes no
+// spare's worth of zeros at Open, nor a small one ever.
+func (s *Store) askSpareAtHalfLocked(seg *mappedSegment, end uint64) {
+	if !s.spareAsked && end-seg.base > (seg.limit()-seg.base)/2 {
+		s.askSpareLocked()
+	}
+}
+
 // askSpareLocked requests a spare for the next roll, once.
 func (s *Store) askSpareLocked() {
 	if s.spareAsked || len(s.spareCh) > 0 {

@@ -183,7 +183,7 @@ func Open(dir string, opts *Options) (*Store, error) {
 		return nil, fmt.Errorf("spool: open %s: %w", dir, err)
 	}
 	go s.prepareSpares()
-	s.askSpareLocked()
+	s.askSpareAtHalfLocked(s.active, s.written)
 	if o.Durability == NoSync {
 		close(s.flusherDone)
 	} else {
