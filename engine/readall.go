@@ -31,17 +31,17 @@ func (s *Store) ReadAllFiltered(from uint64, f *Filter) iter.Seq2[RecordedEvent,
 			yield(RecordedEvent{}, err)
 			return
 		}
-		lr.drain(nil, yield)
+		lr.drain(context.Background(), yield)
 	}
 }
 
 // drain yields the events up to the snapshot. It returns false when the
 // iteration is over: the caller stopped it, or an error was yielded. A
-// subscriber's ctx (nil for ReadAll) is checked before every chunk: one
-// that is behind, even forever, still ends soon after ctx does.
+// subscriber's ctx is checked before every chunk: one that is behind, even
+// forever, still ends soon after ctx does.
 func (lr *logReader) drain(ctx context.Context, yield func(RecordedEvent, error) bool) bool {
 	for lr.pos < lr.snapshot {
-		if ctx != nil && ctx.Err() != nil {
+		if ctx.Err() != nil {
 			yield(RecordedEvent{}, ctx.Err())
 			return false
 		}
