@@ -112,7 +112,10 @@ func stopWith(ctx context.Context, w *commitWaiter, unregister func()) func() {
 // follows it live, like Subscribe does the log: every later event of the
 // stream is delivered once, in order. It ends when ctx ends, or the store
 // closes or fails. While it waits, only commits that change stream (its
-// events, deletes and metadata) wake it.
+// events, deletes and metadata) wake it. fromVersion may lie past the
+// stream's newest version (or the stream may not exist yet): the
+// subscription then waits for that version, where Subscribe refuses a
+// position past the log end.
 func (s *Store) SubscribeStream(ctx context.Context, stream string, fromVersion int64) iter.Seq2[RecordedEvent, error] {
 	return func(yield func(RecordedEvent, error) bool) {
 		if fromVersion < 0 {
