@@ -75,8 +75,9 @@ var (
 
 // errOvertaken is returned by a stream read (ReadStream, StreamVersion,
 // SubscribeStream) when compactions finishing while it started kept
-// removing the events it started from; reading again succeeds. It takes a
-// hundred compaction runs in a row, each within microseconds.
+// removing the events it started from; reading again succeeds. It takes
+// maxStartAttempts compaction runs in a row, each finishing between the
+// read's snapshot and its walk back over a few records.
 var errOvertaken = errors.New("spool: stream read kept losing its start to compaction")
 
 // errRetired is returned by mapper.acquire for a segment compaction
