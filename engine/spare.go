@@ -22,9 +22,10 @@ const (
 	spareReady = ".ready"
 )
 
+// spareResult is a prepared spare, or a nil file when its preparation
+// failed (counted in Stats): the roll then creates its segment itself.
 type spareResult struct {
 	file mmapfile.File
-	err  error
 }
 
 var spareCounter atomic.Uint64
@@ -103,9 +104,13 @@ func (s *Store) prepareSpares() {
 				f = nil
 			}
 		}
+		if err != nil {
+			s.stats.spareFailures.Add(1)
+			s.stats.spareError.Store(&err)
+		}
 		// spareCh is empty (checked above; only rolls receive from it), so
 		// this send does not block.
-		s.spareCh <- spareResult{file: f, err: err}
+		s.spareCh <- spareResult{file: f}
 	}
 }
 

@@ -16,6 +16,12 @@ type Stats struct {
 	Bytes        uint64 // record bytes written, headers and padding included
 	Commits      uint64 // group commits that acknowledged appends
 	SegmentRolls uint64 // segments started because the active one was full
+	// SpareFailures counts background preparations of the next segment
+	// that failed (a full disk, say), SpareError is the latest one's
+	// error. Nothing is lost: the roll then creates its segment itself,
+	// and only a failure there fails the store.
+	SpareFailures uint64
+	SpareError    error
 	// AppendsPerCommit is the distribution of appends (and Sync calls)
 	// acknowledged by one group commit.
 	AppendsPerCommit Histogram
@@ -101,6 +107,8 @@ func (h *histogram) snapshot() Histogram {
 // counters are the store's live statistics.
 type counters struct {
 	appends, events, bytes, commits, rolls atomic.Uint64
+	spareFailures                          atomic.Uint64
+	spareError                             atomic.Pointer[error]
 	compactions, compactedSegments         atomic.Uint64
 	compactedBytes                         atomic.Uint64
 	groupEvents                            histogram
@@ -116,6 +124,7 @@ func (s *Store) Stats() Stats {
 		Bytes:             s.stats.bytes.Load(),
 		Commits:           s.stats.commits.Load(),
 		SegmentRolls:      s.stats.rolls.Load(),
+		SpareFailures:     s.stats.spareFailures.Load(),
 		AppendsPerCommit:  s.stats.groupEvents.snapshot(),
 		MsyncMicros:       s.stats.msyncs.snapshot(),
 		Segments:          len(*s.segs.Load()),
@@ -129,6 +138,9 @@ func (s *Store) Stats() Stats {
 		CompactedBytes:    s.stats.compactedBytes.Load(),
 		Compacting:        s.compacting.Load(),
 		Recovery:          s.opened,
+	}
+	if p := s.stats.spareError.Load(); p != nil {
+		st.SpareError = *p
 	}
 	s.lifeMu.RLock()
 	if s.index != nil && !s.closed.Load() {

@@ -178,6 +178,7 @@ func Open(dir string, opts *Options) (*Store, error) {
 	s.writerView = readView{s: s}
 	s.applyView = readView{s: s}
 	if err := mmapfile.Guard(s.load); err != nil {
+		s.dropSpare() // load may have adopted one before it failed
 		s.releaseFiles()
 		_ = lock.Close()
 		return nil, fmt.Errorf("spool: open %s: %w", dir, err)
@@ -430,11 +431,13 @@ func (s *Store) createSegment(base uint64) (*segmentFile, *mappedSegment, error)
 	var f mmapfile.File
 	select {
 	case r := <-s.spareCh:
-		if r.err != nil {
-			return nil, nil, r.err
-		}
-		f = r.file
+		f = r.file // nil when preparing it failed: try again below
 	default:
+	}
+	if f == nil {
+		// No spare ready (or its preparation failed, say on a disk full
+		// for a moment): create the segment here, on the write path,
+		// where a failure fails the store.
 		var err error
 		if f, err = s.fs.Create(spareName(spareTmp), s.opts.SegmentSize); err != nil {
 			return nil, nil, err
@@ -544,8 +547,9 @@ func (s *Store) waitCommitted() error {
 }
 
 // Close syncs everything appended, marks the index clean and releases the
-// directory. Readers still iterating keep their segments mapped until they
-// finish. Close after a failure releases the files without marking the
+// directory. A Compact under way stops (between two steps: Close waits
+// for the swap in progress); readers still iterating keep their segments
+// mapped until they finish. Close after a failure releases the files without marking the
 // index clean, so the next Open recovers, and returns the failure: in
 // SyncInterval mode a failed timed msync has no caller to tell but Close,
 // and a nil from Close would say that what was appended is durable.
@@ -563,6 +567,12 @@ func (s *Store) Close() error {
 	<-s.flusherDone
 	<-s.spareDone
 	s.dropSpare() // a prepared spare stays on disk for the next Open
+	// Wait for a Compact under way (the stop above cancels it) and keep
+	// its slot, so that none starts. This comes before lifeMu: Compact
+	// holds that shared while it calls Progress, and a callback taking it
+	// shared again (Stats, a read) would queue behind Close's Lock below
+	// and never return.
+	s.compactSlot <- struct{}{}
 
 	// Exclusive lifeMu from here: a Sync still running (it holds lifeMu
 	// shared) finishes its checkpoint before the clean flush below.

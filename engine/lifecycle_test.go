@@ -1,0 +1,176 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/spooldb/spool/mmapfile"
+	"github.com/spooldb/spool/mmapfile/simfs"
+)
+
+// TestCloseDuringCompactProgress: Close while a Compact runs a Progress
+// callback that calls back into the store (Stats here; a read would do
+// the same). Close used to wait for lifeMu exclusively while Compact held
+// it shared: the callback's own shared lock then queued behind Close, and
+// both hung.
+func TestCloseDuringCompactProgress(t *testing.T) {
+	s := openT(t, t.TempDir(), &Options{SegmentSize: 64 << 10})
+	appendT(t, s, "a", NoStream, ev("x"))
+	if err := s.SetStreamMetadata(bg, "a", StreamMetadata{MaxCount: 1}); err != nil {
+		t.Fatal(err)
+	}
+	closed := make(chan error, 1)
+	compacted := make(chan error, 1)
+	var once atomic.Bool
+	go func() {
+		_, err := s.Compact(bg, &CompactOptions{Progress: func(CompactProgress) {
+			if once.CompareAndSwap(false, true) {
+				go func() { closed <- s.Close() }()
+				time.Sleep(200 * time.Millisecond) // Close is under way
+			}
+			_ = s.Stats()
+			_, _ = s.StreamVersion("a")
+		}})
+		compacted <- err
+	}()
+	select {
+	case err := <-compacted:
+		// Stopped by Close, or done before it.
+		if err != nil && !errors.Is(err, ErrClosed) && !errors.Is(err, context.Canceled) {
+			t.Fatalf("Compact: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Compact, calling into the store from Progress, never returned while Close ran")
+	}
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close never returned")
+	}
+	if _, err := s.Compact(bg, nil); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Compact after Close: %v, want ErrClosed", err)
+	}
+}
+
+// fileCountingFS counts the mapped files it opened or created that are
+// not closed yet, and can refuse to open the index.
+type fileCountingFS struct {
+	wrapFS
+	open          atomic.Int64
+	failIndexOpen atomic.Bool
+}
+
+type countedFile struct {
+	mmapfile.File
+	fs *fileCountingFS
+}
+
+func (f *countedFile) Close() error {
+	f.fs.open.Add(-1)
+	return f.File.Close()
+}
+
+func newFileCountingFS(base mmapfile.FS) *fileCountingFS {
+	c := &fileCountingFS{}
+	c.wrapFS = wrapFS{base, func(f mmapfile.File) mmapfile.File {
+		c.open.Add(1)
+		return &countedFile{f, c}
+	}}
+	return c
+}
+
+func (c *fileCountingFS) Open(name string) (mmapfile.File, error) {
+	if name == indexName && c.failIndexOpen.Load() {
+		return nil, syscall.EIO
+	}
+	return c.wrapFS.Open(name)
+}
+
+// TestFailedOpenReleasesSpare: an Open that fails after it adopted a
+// prepared spare segment closes it too. It used to stay mapped, a whole
+// segment of address space per failed Open.
+func TestFailedOpenReleasesSpare(t *testing.T) {
+	dir := t.TempDir()
+	o := &Options{SegmentSize: 1 << 20}
+	s := openT(t, dir, o)
+	data := strings.Repeat("x", 4000)
+	for range 200 { // past half: a spare is prepared
+		appendT(t, s, "a", Any, ev(data))
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if m, _ := filepath.Glob(filepath.Join(dir, "spare-*.ready")); len(m) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no spare prepared")
+		}
+	}
+	closeT(t, s)
+
+	base, err := mmapfile.OpenDir(dir, mmapfile.PrepZeroFill)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfs := newFileCountingFS(base)
+	cfs.failIndexOpen.Store(true)
+	for range 3 {
+		if _, err := Open(dir, &Options{SegmentSize: 1 << 20, Storage: cfs}); !errors.Is(err, syscall.EIO) {
+			t.Fatalf("Open: %v, want EIO", err)
+		}
+	}
+	if n := cfs.open.Load(); n != 0 {
+		t.Fatalf("%d mapped files still open after 3 failed Opens", n)
+	}
+	cfs.failIndexOpen.Store(false)
+	s = openT(t, dir, &Options{SegmentSize: 1 << 20, Storage: cfs})
+	if v, err := s.StreamVersion("a"); err != nil || v != 199 {
+		t.Fatalf("StreamVersion after the failed Opens: %d, %v; want 199", v, err)
+	}
+	closeT(t, s)
+}
+
+// TestSpareFailureRetriedAtRoll: a spare that could not be prepared (the
+// disk was full for a moment) does not fail the store at the next roll:
+// the roll creates the segment itself, as it does when no spare is ready,
+// and only its own failure fails the store.
+func TestSpareFailureRetriedAtRoll(t *testing.T) {
+	sim := simfs.New(simfs.Config{Seed: 1})
+	s, err := Open("d", &Options{Storage: sim, SegmentSize: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	sim.FailNth(simfs.OpCreate, 1) // the next Create, the spare's, finds the disk full
+	data := strings.Repeat("x", 1000)
+	for range 40 { // past half of the first segment: the spare is asked for
+		appendT(t, s, "a", Any, ev(data))
+	}
+	for deadline := time.Now().Add(10 * time.Second); len(s.spareCh) == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the spare's preparation never ended")
+		}
+	}
+	if n := sim.Stats().Injected; n != 1 {
+		t.Fatalf("%d injected failures, want the spare's Create alone", n)
+	}
+	if st := s.Stats(); st.SpareFailures != 1 || !errors.Is(st.SpareError, syscall.ENOSPC) {
+		t.Fatalf("Stats: SpareFailures %d, SpareError %v; want 1, ENOSPC", st.SpareFailures, st.SpareError)
+	}
+	for i := range 40 { // rolls to new segments, with room on the disk again
+		if _, err := s.Append(bg, "a", Any, ev(data)); err != nil {
+			t.Fatalf("append %d, past a roll after the disk has room again: %v", i, err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
