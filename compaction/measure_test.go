@@ -21,7 +21,7 @@ func TestMeasure(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := compaction.SegmentStats{Name: s.name, Base: s.base, End: s.end, Compacted: i == 1, Records: len(s.recs)}
+		want := compaction.SegmentStats{Name: s.name, Base: s.base, End: s.end, Compacted: i == 1, Records: len(s.recs), FileBytes: src.File.Size()}
 		for _, r := range s.recs {
 			want.Bytes += int64(len(r.raw))
 		}

@@ -14,13 +14,18 @@ type Run struct{ From, To int }
 //     least MinDeadRatio,
 //   - has, over all its segments, a dead share of at least MinDeadRatio:
 //     rewriting it costs its live bytes and frees at least that share,
+//   - comes out smaller than the files it replaces: CompactedSize of its
+//     live records is below their FileBytes. A compacted file spends
+//     MapEntrySize bytes per record on its position map, so with small
+//     records and a low MinDeadRatio the map can outweigh what the dead
+//     records free,
 //   - merges neighbours into that segment, to the right and then to the
 //     left (already compacted files, segments with little to drop, files
 //     with no records), as long as the dead share of the whole stays at
 //     least MinDeadRatio and the merged file, CompactedSize of the live
 //     bytes, fits TargetSize (a single segment is rewritten even when it
-//     does not: its file only shrinks) and the run's record bytes fit
-//     MaxRunBytes, when set,
+//     does not: its file shrinks all the same) and the run's record
+//     bytes fit MaxRunBytes, when set,
 //   - never spans a gap: neighbours whose End and Base differ are not
 //     merged.
 //
@@ -33,7 +38,7 @@ func Plan(stats []SegmentStats, opts *Options) ([]Run, error) {
 	var runs []Run
 	floor := 0 // segments before floor belong to earlier runs
 	for i := 0; i < len(stats); i++ {
-		if s := stats[i]; s.Bytes == 0 || s.Dead() < o.MinDeadRatio {
+		if s := stats[i]; s.Bytes == 0 || s.Dead() < o.MinDeadRatio || !shrinks(stats, Run{i, i + 1}) {
 			continue
 		}
 		r := Run{i, i + 1}
@@ -50,17 +55,32 @@ func Plan(stats []SegmentStats, opts *Options) ([]Run, error) {
 }
 
 // fits reports whether r, of more than one segment, may be rewritten as
-// one: dead enough, small enough once compacted, and small enough to map
-// at once.
+// one: dead enough, small enough once compacted (and smaller than its
+// files), and small enough to map at once.
 func fits(stats []SegmentStats, r Run, o *Options) bool {
-	var bytes, live int64
-	var records int
-	for _, s := range stats[r.From:r.To] {
-		bytes += s.Bytes
-		live += s.LiveBytes
-		records += s.LiveRecords
-	}
-	return bytes > 0 && float64(bytes-live) >= o.MinDeadRatio*float64(bytes) &&
-		segment.CompactedSize(live, records) <= o.TargetSize &&
-		(o.MaxRunBytes == 0 || bytes <= o.MaxRunBytes)
+	t := totalOf(stats, r)
+	return t.Bytes > 0 && float64(t.Bytes-t.LiveBytes) >= o.MinDeadRatio*float64(t.Bytes) &&
+		t.compacted() <= o.TargetSize && t.compacted() < t.FileBytes &&
+		(o.MaxRunBytes == 0 || t.Bytes <= o.MaxRunBytes)
 }
+
+// shrinks reports whether rewriting r gives a file smaller than its files.
+func shrinks(stats []SegmentStats, r Run) bool {
+	t := totalOf(stats, r)
+	return t.compacted() < t.FileBytes
+}
+
+// totalOf sums the counts of r's segments.
+func totalOf(stats []SegmentStats, r Run) SegmentStats {
+	var t SegmentStats
+	for _, s := range stats[r.From:r.To] {
+		t.Bytes += s.Bytes
+		t.LiveBytes += s.LiveBytes
+		t.LiveRecords += s.LiveRecords
+		t.FileBytes += s.FileBytes
+	}
+	return t
+}
+
+// compacted is the size of the compacted file holding t's live records.
+func (t SegmentStats) compacted() int64 { return segment.CompactedSize(t.LiveBytes, t.LiveRecords) }

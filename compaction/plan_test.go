@@ -21,6 +21,7 @@ func stats(segs ...[2]int64) []compaction.SegmentStats {
 		out = append(out, compaction.SegmentStats{
 			Base: base, End: base + uint64(max(s[0], 8)),
 			Bytes: s[0], LiveBytes: s[1], Records: int(s[0] / 100), LiveRecords: int(s[1] / 100),
+			FileBytes: segment.HeaderSize + s[0], // a plain segment, full
 		})
 		base += uint64(max(s[0], 8))
 	}
@@ -30,6 +31,7 @@ func stats(segs ...[2]int64) []compaction.SegmentStats {
 func TestPlan(t *testing.T) {
 	const mb = 1 << 20
 	opts := &compaction.Options{TargetSize: 10 * mb}
+	low := &compaction.Options{TargetSize: 10 * mb, MinDeadRatio: 0.001}
 	cases := []struct {
 		name  string
 		stats []compaction.SegmentStats
@@ -38,6 +40,11 @@ func TestPlan(t *testing.T) {
 	}{
 		{"nothing dead", stats([2]int64{10 * mb, 10 * mb}, [2]int64{10 * mb, 10 * mb}), opts, nil},
 		{"below the ratio", stats([2]int64{10 * mb, 6 * mb}), opts, nil},
+		// 99 of 100 records live: their position map (16 bytes each) and
+		// the end marker outweigh the one record freed.
+		{"a rewrite that would grow the file", stats([2]int64{10000, 9900}), low, nil},
+		{"a rewrite that shrinks the file", stats([2]int64{10000, 8000}), low, []compaction.Run{{0, 1}}},
+		{"no merge that would grow the files", stats([2]int64{10000, 8000}, [2]int64{10000, 9900}), low, []compaction.Run{{0, 1}}},
 		{"one dead enough", stats([2]int64{10 * mb, 10 * mb}, [2]int64{10 * mb, 5 * mb}, [2]int64{10 * mb, 10 * mb}), opts,
 			[]compaction.Run{{1, 2}}},
 		{"two neighbours merged", stats([2]int64{10 * mb, 4 * mb}, [2]int64{10 * mb, 3 * mb}), opts,

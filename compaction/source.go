@@ -34,6 +34,9 @@ type SegmentStats struct {
 	// not its range, so a file compacted once does not look dead forever.
 	Records, LiveRecords int
 	Bytes, LiveBytes     int64
+	// FileBytes is the size of the segment's file now: a rewrite must
+	// come out smaller (see Plan).
+	FileBytes int64
 }
 
 // Dead is the share of the segment's record bytes that compaction would
@@ -56,7 +59,7 @@ func Measure(ctx context.Context, src Source, keep Keep, opts *Options) (Segment
 	if keep == nil {
 		return SegmentStats{}, fmt.Errorf("%w: nil keep predicate", ErrBadRun)
 	}
-	st := SegmentStats{Name: src.Name, Base: src.Base, End: src.End}
+	st := SegmentStats{Name: src.Name, Base: src.Base, End: src.End, FileBytes: src.File.Size()}
 	p := Progress{Phase: Measuring, Segments: 1}
 	w := walker{ctx: ctx, opts: &o, thr: newThrottle(o.BytesPerSecond, o.clock), prog: &p}
 	err = mmapfile.Guard(func() error {

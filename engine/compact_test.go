@@ -660,7 +660,9 @@ func TestCompactCountsOnlyDurableEvents(t *testing.T) {
 				t.Fatal(err)
 			}
 			for i := range 6 {
-				appendT(t, s, "x", int64(i)-1, ev(data))
+				// Large enough that dropping versions 0-4 shrinks
+				// their segment (see compaction.Plan).
+				appendT(t, s, "x", int64(i)-1, ev(strings.Repeat("x", 4000)))
 			}
 			for range 600 { // seal the segment of x's events
 				appendT(t, s, "filler", Any, ev(data))
@@ -811,5 +813,33 @@ func TestStreamVersionAcrossCompaction(t *testing.T) {
 				t.Fatalf("%s of a MaxCount 1 stream with versions 0-6: %v, want [6]", read, got)
 			}
 		})
+	}
+}
+
+// TestCompactNeverGrowsFiles: with small events and a low MinDeadRatio, a
+// rewrite's position map (16 bytes per kept record) can outweigh the dead
+// records it drops. Compact used to write such files, larger than the
+// segments they replaced.
+func TestCompactNeverGrowsFiles(t *testing.T) {
+	dir := t.TempDir()
+	s := openT(t, dir, &Options{SegmentSize: 64 << 10})
+	defer closeT(t, s)
+	for i := 0; len(*s.segs.Load()) < 3; i++ {
+		stream := "live"
+		if i%20 == 0 {
+			stream = "dead" // 5% of the records
+		}
+		appendT(t, s, stream, Any, Event{Type: "t"})
+	}
+	if err := s.DeleteStream(bg, "dead", Any); err != nil {
+		t.Fatal(err)
+	}
+	before := dirSegmentBytes(t, dir)
+	rep, err := s.Compact(bg, &CompactOptions{MinDeadRatio: 0.04, BytesPerSecond: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after := dirSegmentBytes(t, dir); rep.BytesAfter > rep.BytesBefore || after > before {
+		t.Fatalf("compaction grew the files: %d bytes -> %d rewritten, %d -> %d in all (%+v)", rep.BytesBefore, rep.BytesAfter, before, after, rep)
 	}
 }
