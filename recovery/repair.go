@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/spooldb/spool/mmapfile"
+	"github.com/spooldb/spool/segment"
 )
 
 // BrokenSuffix is appended to the name of a segment that Truncate saves
@@ -20,15 +22,31 @@ type TruncatePlan struct {
 	Segment string // the damaged segment
 	Damage  int64  // file offset of the damage, as reported
 	// Offset is the file offset where the log is cut: the end of the last
-	// complete batch before the damage. 0 means the segment's header is
-	// damaged and the whole segment goes.
-	Offset   int64
-	Position uint64   // log position of the cut: where the log will end
-	Later    []string // later segments, which go whole
-	Records  int      // records after the cut that still verify
-	Bytes    int64    // bytes after the cut, to the last nonzero byte of each file
-	Saved    []string // the .broken files holding everything cut away
+	// complete batch before the damage. 0 means the whole segment goes,
+	// and Whole says why (WholeHeader, WholeCompacted).
+	Offset int64
+	Whole  string
+	// NewSegment, when set, is an empty segment of NewSegmentSize bytes
+	// that the cut creates at Position, after the moves: the log must not
+	// end in a compacted segment (Open refuses that: one is never written
+	// to), and it would. Extend says that the named segment is such a
+	// compacted segment, ending the log already (a cut stopped before it
+	// created the new one): nothing is cut then.
+	NewSegment     string
+	NewSegmentSize int64
+	Extend         bool
+	Position       uint64   // log position of the cut: where the log will end
+	Later          []string // later segments, which go whole
+	Records        int      // records after the cut that still verify
+	Bytes          int64    // bytes after the cut, to the last nonzero byte of each file
+	Saved          []string // the .broken files holding everything cut away
 }
+
+// Why a cut takes a whole segment (TruncatePlan.Whole).
+const (
+	WholeHeader    = "its header is damaged"
+	WholeCompacted = "it is compacted: a cut inside it would lose the position map that locates its records"
+)
 
 // errPlanStop ends a scan early; it never leaves this file.
 var errPlanStop = errors.New("stop")
@@ -55,7 +73,10 @@ func PlanTruncate(dir, seg string, off int64) (TruncatePlan, error) {
 // "<seg>.broken" (or moved there when its header is damaged), and later
 // segments are moved to "<name>.broken"; each step is synced before the
 // next. Then the index is removed (the next Open rebuilds it) and the
-// damaged segment is zeroed from the cut on. A crash part way leaves a
+// damaged segment is zeroed from the cut on. A compacted segment is never
+// cut inside (its position map would go): it goes whole. When the log
+// would end in a compacted segment, an empty segment is created after it,
+// as Open needs one that is written to. A crash part way leaves a
 // directory that Open still refuses or a completed cut, and Truncate can
 // be run again. It returns the plan it carried out.
 func Truncate(dir, seg string, off int64) (TruncatePlan, error) {
@@ -76,6 +97,9 @@ func Truncate(dir, seg string, off int64) (TruncatePlan, error) {
 
 // applyCut carries out p.
 func applyCut(fsys mmapfile.FS, p *TruncatePlan) error {
+	if p.Extend {
+		return createEmptySegment(fsys, p.NewSegment, p.Position, p.NewSegmentSize)
+	}
 	// The copy first: until it is durable nothing else may change.
 	if p.Offset > 0 {
 		if err := copyAside(fsys, p.Segment); err != nil {
@@ -116,6 +140,9 @@ func applyCut(fsys mmapfile.FS, p *TruncatePlan) error {
 	}
 	if p.Offset == 0 {
 		p.Saved = append(p.Saved, p.Segment+BrokenSuffix)
+		if p.NewSegment != "" {
+			return createEmptySegment(fsys, p.NewSegment, p.Position, p.NewSegmentSize)
+		}
 		return nil
 	}
 	f, err := fsys.Open(p.Segment)
@@ -127,11 +154,22 @@ func applyCut(fsys mmapfile.FS, p *TruncatePlan) error {
 	return err
 }
 
-// copyAside copies segment name to name.broken durably (through a scratch
-// file, so a crash never leaves a partial copy under the final name). An
-// identical copy from an interrupted earlier run is kept.
+// createEmptySegment creates segment name, starting the log at position
+// base, as the engine creates one: a crash leaves it whole or absent.
+func createEmptySegment(fsys mmapfile.FS, name string, base uint64, size int64) error {
+	err := createDurably(fsys, name, size, func(b []byte) {
+		segment.PutHeader(b, segment.Header{Base: base, Size: uint64(size), Created: time.Now().UnixNano()})
+	})
+	if err != nil {
+		return fmt.Errorf("create segment %s: %w", name, err)
+	}
+	return nil
+}
+
+// copyAside copies segment name to name.broken durably. An identical copy
+// from an interrupted earlier run is kept.
 func copyAside(fsys mmapfile.FS, name string) error {
-	dst, tmp := name+BrokenSuffix, name+BrokenSuffix+".tmp"
+	dst := name + BrokenSuffix
 	src, err := fsys.Open(name)
 	if err != nil {
 		return err
@@ -140,6 +178,18 @@ func copyAside(fsys mmapfile.FS, name string) error {
 	if same, err := sameAs(fsys, dst, src.Bytes()); err != nil || same {
 		return err
 	}
+	if err := createDurably(fsys, dst, src.Size(), func(b []byte) { copy(b, src.Bytes()) }); err != nil {
+		return fmt.Errorf("copy %s aside: %w", name, err)
+	}
+	return nil
+}
+
+// createDurably creates file name of size bytes, filled by fill, through a
+// scratch file that is synced, renamed and the directory synced: a crash
+// never leaves a partial file under the final name. A scratch file left by
+// an interrupted earlier run is replaced.
+func createDurably(fsys mmapfile.FS, name string, size int64, fill func([]byte)) error {
+	tmp := name + ".tmp"
 	if names, err := fsys.List(); err != nil {
 		return err
 	} else if slices.Contains(names, tmp) {
@@ -147,25 +197,22 @@ func copyAside(fsys mmapfile.FS, name string) error {
 			return err
 		}
 	}
-	f, err := fsys.Create(tmp, src.Size())
+	f, err := fsys.Create(tmp, size)
 	if err != nil {
 		return err
 	}
-	copy(f.Bytes(), src.Bytes())
+	fill(f.Bytes())
 	err = f.Sync(0, f.Size())
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err == nil {
-		err = fsys.Rename(tmp, dst)
+		err = fsys.Rename(tmp, name)
 	}
 	if err == nil {
 		err = fsys.SyncDir()
 	}
-	if err != nil {
-		return fmt.Errorf("copy %s aside: %w", name, err)
-	}
-	return nil
+	return err
 }
 
 // moveAside renames segment name to name.broken; the caller syncs the

@@ -2,6 +2,7 @@ package recovery
 
 import (
 	"fmt"
+	"math/bits"
 
 	"github.com/spooldb/spool/mmapfile"
 	"github.com/spooldb/spool/segment"
@@ -24,39 +25,85 @@ func planTruncate(fsys mmapfile.FS, segs []segName, seg string, off int64) (Trun
 		p.Later = append(p.Later, s.name)
 	}
 	err := mmapfile.Guard(func() error {
+		if i == len(segs)-1 {
+			if h, compacted := compactedHeader(fsys, segs[i]); compacted {
+				// The log ends in a compacted segment (an earlier cut
+				// stopped before it created the new one): nothing is
+				// cut, a new segment goes after it.
+				p.Extend, p.Position = true, h.End
+				p.NewSegment, p.NewSegmentSize = segment.FileName(h.End), newSegmentSize
+				return nil
+			}
+		}
 		var err error
-		p.Offset, p.Records, p.Bytes, err = planSegment(fsys, segs[i], off)
+		p.Offset, p.Whole, p.Records, p.Bytes, err = planSegment(fsys, segs[i], off)
 		if err != nil {
 			return err
 		}
 		p.Position = segs[i].base + uint64(max(p.Offset-segment.HeaderSize, 0))
 		for _, s := range segs[i+1:] {
-			_, records, n, err := planSegment(fsys, s, 0)
+			_, _, records, n, err := planSegment(fsys, s, 0)
 			if err != nil {
 				return err
 			}
 			p.Records += records
 			p.Bytes += n
 		}
+		if p.Offset > 0 || i == 0 {
+			return nil
+		}
+		// The segment before the cut ends the log now: when it is a
+		// compacted one, a new segment must follow it, of the size of
+		// the newest segment the cut takes (the store's segment size).
+		if _, compacted := compactedHeader(fsys, segs[i-1]); !compacted {
+			return nil
+		}
+		p.NewSegment, p.NewSegmentSize = segment.FileName(p.Position), newSegmentSize
+		if f, err := fsys.Open(segs[len(segs)-1].name); err == nil {
+			p.NewSegmentSize = max(f.Size(), segment.HeaderSize+segment.RecordHeaderSize)
+			f.Close()
+		}
 		return nil
 	})
 	return p, err
 }
 
-// planSegment returns where to cut segment s for damage at file offset
-// off (0 when the whole segment goes) and the records that still verify
-// and the bytes in use after the cut.
-func planSegment(fsys mmapfile.FS, s segName, off int64) (int64, int, int64, error) {
+// newSegmentSize is the size of the segment a cut creates when it cannot
+// take the size of one it cuts: the engine's default segment size (64 MiB
+// on 64-bit platforms, 16 MiB on 32-bit ones).
+const newSegmentSize = 64 << 20 >> ((64 - bits.UintSize) / 16)
+
+// compactedHeader reports whether s is a compacted segment with a valid
+// header (h), rather than an ordinary, an unreadable or a damaged one.
+func compactedHeader(fsys mmapfile.FS, s segName) (h segment.Header, compacted bool) {
 	f, err := fsys.Open(s.name)
 	if err != nil {
-		return 0, 0, 0, nil // unmappable (empty): the whole segment goes, nothing in it
+		return h, false
+	}
+	defer f.Close()
+	h, err = segment.ReadHeader(f.Bytes(), f.Size())
+	return h, err == nil && h.Base == s.base && h.Compacted()
+}
+
+// planSegment returns where to cut segment s for damage at file offset
+// off (0 when the whole segment goes, and why in whole) and the records
+// that still verify and the bytes in use after the cut.
+func planSegment(fsys mmapfile.FS, s segName, off int64) (cut int64, whole string, records int, bytes int64, err error) {
+	f, err := fsys.Open(s.name)
+	if err != nil {
+		return 0, WholeHeader, 0, 0, nil // unmappable (empty): the whole segment goes, nothing in it
 	}
 	defer f.Close()
 	data := f.Bytes()
 	h, err := segment.ReadHeader(data, f.Size())
-	if err != nil || h.Base != s.base || off < segment.HeaderSize {
-		from := min(int64(segment.HeaderSize), int64(len(data)))
-		return 0, countValid(data, s.base, from), usedBytes(data, from), nil
+	from := min(int64(segment.HeaderSize), int64(len(data)))
+	switch {
+	case err != nil || h.Base != s.base || off < segment.HeaderSize:
+		return 0, WholeHeader, countValid(data, s.base, from), usedBytes(data, from), nil
+	case h.Compacted():
+		// Its records lie where its position map says, which a cut would
+		// zero with the rest: the file goes whole, saved aside.
+		return 0, WholeCompacted, countCompacted(data, h), usedBytes(data, from), nil
 	}
 	// Cut at the end of the last complete batch that ends at or before the
 	// damage: a batch is all or nothing.
@@ -72,9 +119,27 @@ func planSegment(fsys mmapfile.FS, s segName, off int64) (int64, int, int64, err
 		return nil
 	})
 	if err != nil && err != errPlanStop {
-		return 0, 0, 0, err
+		return 0, "", 0, 0, err
 	}
-	return at, countValid(data, s.base, at), usedBytes(data, at), nil
+	return at, "", countValid(data, s.base, at), usedBytes(data, at), nil
+}
+
+// countCompacted counts the records of a compacted segment that verify
+// where its position map puts them (none when the map is damaged).
+func countCompacted(data []byte, h segment.Header) int {
+	m, err := segment.LoadPositionMap(data, h)
+	if err != nil {
+		return 0
+	}
+	n := 0
+	var r segment.Record
+	for i := range m.Len() {
+		pos, off := m.At(i)
+		if _, err := segment.Decode(data, off, pos, &r); err == nil {
+			n++
+		}
+	}
+	return n
 }
 
 // countValid counts the records at or after file offset from that verify in

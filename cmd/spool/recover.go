@@ -62,13 +62,26 @@ func printPlan(w io.Writer, p recovery.TruncatePlan, done bool) {
 	if done {
 		verb, saved = "now ends", "saved as"
 	}
-	if p.Offset == 0 {
-		fmt.Fprintf(w, "cut: the header of %s is damaged: the whole segment goes; the log %s at position %d\n", p.Segment, verb, p.Position)
-	} else {
+	switch {
+	case p.Extend:
+		fmt.Fprintf(w, "cut: nothing; %s is a compacted segment and ends the log, which only a segment that is written to may\n", p.Segment)
+	case p.Offset == 0:
+		fmt.Fprintf(w, "cut: %s goes whole, as %s; the log %s at position %d\n", p.Segment, p.Whole, verb, p.Position)
+	default:
 		fmt.Fprintf(w, "cut: %s at offset %d (damage at offset %d): the log %s at position %d\n", p.Segment, p.Offset, p.Damage, verb, p.Position)
 	}
 	if len(p.Later) > 0 {
 		fmt.Fprintf(w, "later segments cut whole: %s\n", strings.Join(p.Later, ", "))
+	}
+	if p.NewSegment != "" {
+		verb := "would start"
+		if done {
+			verb = "starts"
+		}
+		fmt.Fprintf(w, "a new empty segment %s (%s) %s the log at position %d\n", p.NewSegment, humanBytes(p.NewSegmentSize), verb, p.Position)
+	}
+	if p.Extend {
+		return
 	}
 	fmt.Fprintf(w, "lost from the log: %d records that still verify, %d bytes (%s)\n", p.Records, p.Bytes, humanBytes(p.Bytes))
 	names := p.Saved

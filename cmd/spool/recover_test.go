@@ -163,3 +163,105 @@ func TestRecoverTruncate(t *testing.T) {
 		})
 	}
 }
+
+// TestRecoverTruncateCompactedSegment: damage inside a compacted segment.
+// The cut used to scan it as an ordinary segment, zero it from its first
+// record on, position map included, and leave a store that neither opened
+// nor could be cut again. Now the compacted segment goes whole, saved
+// aside like the later ones, and the store opens with the log before it.
+func TestRecoverTruncateCompactedSegment(t *testing.T) {
+	dir := t.TempDir()
+	opts := &engine.Options{SegmentSize: 64 << 10}
+	s, err := engine.Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for i := range 1500 {
+		stream := []string{"dead", "live"}[i%2]
+		if _, err := s.Append(ctx, stream, engine.Any, engine.Event{Type: "T", Data: []byte(fmt.Sprintf("%d %s", i, strings.Repeat("x", 100)))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.SetStreamMetadata(ctx, "dead", engine.StreamMetadata{MaxCount: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Compact(ctx, &engine.CompactOptions{MinDeadRatio: 0.01, BytesPerSecond: -1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	segs, err := segmentFiles(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	victim := filepath.Join(dir, segs[1].name)
+	b, err := os.ReadFile(victim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := segment.ReadHeader(b, int64(len(b)))
+	if err != nil || !h.Compacted() {
+		t.Fatalf("second segment not compacted: %v", err)
+	}
+	b[int64(h.MapOffset)-2000] ^= 1 // a record near the end of its records
+	if err := os.WriteFile(victim, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, "index")); err != nil { // Open scans the log
+		t.Fatal(err)
+	}
+
+	// The first segment is compacted too: with the second gone it would
+	// end the log, so the cut starts a new segment after it.
+	code, o, e := runCmd("recover", dir, "--truncate")
+	if code != 0 || !strings.Contains(o, segs[1].name+" goes whole, as it is compacted") ||
+		!strings.Contains(o, "a new empty segment "+segs[1].name+" (64.00 KiB) starts the log at position") ||
+		!strings.Contains(o, "the store opens") {
+		t.Fatalf("recover --truncate: exit %d\n%s%s", code, o, e)
+	}
+	if _, err := os.Stat(victim + ".broken"); err != nil {
+		t.Fatalf("the compacted segment was not saved aside: %v", err)
+	}
+	countEvents := func() int {
+		t.Helper()
+		s, err := engine.Open(dir, opts)
+		if err != nil {
+			t.Fatalf("Open after the cut: %v", err)
+		}
+		defer s.Close()
+		n := 0
+		for e, err := range s.ReadAll(0) {
+			if err != nil {
+				t.Fatalf("ReadAll after the cut: %v", err)
+			}
+			if e.Position >= segs[1].base {
+				t.Fatalf("event at %d, in or past the segment cut at %d", e.Position, segs[1].base)
+			}
+			n++
+		}
+		return n
+	}
+	n := countEvents()
+	if n == 0 {
+		t.Fatal("the cut took the first segment too")
+	}
+
+	// A cut that stopped between its moves and the new segment leaves the
+	// log ending in the compacted segment; a second run adds the segment.
+	if err := os.Remove(victim); err != nil { // the new segment, empty
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, "index")); err != nil {
+		t.Fatal(err)
+	}
+	code, o, e = runCmd("recover", dir, "--truncate")
+	if code != 0 || !strings.Contains(o, "cut: nothing; "+segs[0].name+" is a compacted segment and ends the log") ||
+		strings.Contains(o, "lost from the log") || !strings.Contains(o, "the store opens") {
+		t.Fatalf("recover --truncate after an interrupted cut: exit %d\n%s%s", code, o, e)
+	}
+	if got := countEvents(); got != n {
+		t.Fatalf("%d events after the second run, %d after the first", got, n)
+	}
+}
