@@ -31,8 +31,12 @@ var ErrReplayUnsafe = errors.New("recovery: the index cannot be replayed from it
 // ErrReplayUnsafe (or any error) the log and the index are untouched and
 // the caller falls back to Rebuild, which trusts nothing of the index.
 //
-// Segments wholly below the checkpoint are not read: damage there is left
-// to Verify. The caller runs Replay inside mmapfile.Guard.
+// The checkpoint itself is checked against the log: the newest record the
+// index names below it must be there, and end at it when nothing follows
+// (see checkNewestBelow), so that a stale or foreign index is rebuilt from
+// the log rather than cut the log at its word. Otherwise segments wholly
+// below the checkpoint are not read: damage there is left to reads and
+// Verify. The caller runs Replay inside mmapfile.Guard.
 func Replay(fs mmapfile.FS, segs []Segment, ix *hashindex.Index) (Report, error) {
 	cp := ix.Checkpoint()
 	first := -1
@@ -102,10 +106,15 @@ func Replay(fs mmapfile.FS, segs []Segment, ix *hashindex.Index) (Report, error)
 	// of its own stream (the scan met it; this finds entries of streams
 	// whose later records were lost). One past the end is a NoSync store's
 	// entry for a record a power cut took.
+	var newest namedRecord // the newest record an entry names below cp
 	for fp, e := range ix.All() {
 		if err := checkEntryHeld(segs, fp, e, cp, lg.end, &rec); err != nil {
 			return Report{}, err
 		}
+		newest.consider(fp, e, cp)
+	}
+	if err := checkNewestBelow(segs, &newest, cp, lg.end, &rec); err != nil {
+		return Report{}, err
 	}
 	if err := checkWatermark(segs, &lg, cp); err != nil {
 		return Report{}, err
@@ -172,35 +181,112 @@ func entryBefore(e hashindex.Entry, pos uint64) bool {
 // it names at or past the checkpoint cp must be a record the log holds, of
 // the entry's stream and of the kind and version the entry says.
 func checkEntryHeld(segs []Segment, fp hashindex.Fingerprint, e hashindex.Entry, cp, end uint64, rec *segment.Record) error {
-	check := func(pos uint64, system bool) error {
-		if pos < cp {
-			return nil
+	if e.Tail >= cp {
+		if err := checkHeld(segs, fp, e, e.Tail, e.Version < 0, end, rec); err != nil {
+			return err
 		}
-		if pos >= end {
-			return fmt.Errorf("%w: an index entry points at %d, past the log end %d", ErrReplayUnsafe, pos, end)
+	}
+	if e.Aux != 0 && e.Aux-1 >= cp {
+		return checkHeld(segs, fp, e, e.Aux-1, true, end, rec)
+	}
+	return nil
+}
+
+// checkHeld checks that the log, ending at end, holds at pos the record
+// entry e (of the stream with fingerprint fp) names: its newest event, or
+// its newest system record when system.
+func checkHeld(segs []Segment, fp hashindex.Fingerprint, e hashindex.Entry, pos uint64, system bool, end uint64, rec *segment.Record) error {
+	if pos >= end {
+		return fmt.Errorf("%w: an index entry points at %d, past the log end %d", ErrReplayUnsafe, pos, end)
+	}
+	err := withRecordAt(segs, pos, rec, func(r *segment.Record) error {
+		isSys := r.Flags&segment.FlagMetadata != 0
+		switch {
+		case hashindex.FingerprintOf(r.Stream) != fp:
+			return fmt.Errorf("it names a record of %q", r.Stream)
+		case isSys != system:
+			return fmt.Errorf("it names the wrong kind of record (system record: %v)", isSys)
+		case !system && r.Version != e.Version:
+			return fmt.Errorf("it names version %d of %q", r.Version, r.Stream)
 		}
-		err := withRecordAt(segs, pos, rec, func(r *segment.Record) error {
-			isSys := r.Flags&segment.FlagMetadata != 0
-			switch {
-			case hashindex.FingerprintOf(r.Stream) != fp:
-				return fmt.Errorf("it names a record of %q", r.Stream)
-			case isSys != system:
-				return fmt.Errorf("it names the wrong kind of record (system record: %v)", isSys)
-			case !system && r.Version != e.Version:
-				return fmt.Errorf("it names version %d of %q", r.Version, r.Stream)
-			}
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("%w: the index entry at %d does not name its stream's record (%v)", ErrReplayUnsafe, pos, err)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("%w: the index entry at %d does not name its stream's record (%w)", ErrReplayUnsafe, pos, err)
+	}
+	return nil
+}
+
+// namedRecord is a record an index entry names, the newest below a
+// checkpoint among those considered.
+type namedRecord struct {
+	found  bool
+	fp     hashindex.Fingerprint
+	e      hashindex.Entry
+	pos    uint64
+	system bool
+}
+
+// consider takes the records entry e names below cp into account.
+func (n *namedRecord) consider(fp hashindex.Fingerprint, e hashindex.Entry, cp uint64) {
+	take := func(pos uint64, system bool) {
+		if pos < cp && (!n.found || pos > n.pos) {
+			*n = namedRecord{true, fp, e, pos, system}
+		}
+	}
+	take(e.Tail, e.Version < 0) // a system record when it has no event
+	if e.Aux != 0 {
+		take(e.Aux-1, true)
+	}
+}
+
+// checkNewestBelow checks the newest record the index names below its
+// checkpoint cp, in a log ending at end: the log must hold it, as it held
+// every record before cp when the checkpoint was taken. When nothing
+// follows cp, that record is the log's last (every record is its stream's
+// newest event or system record when written, and stays named until a
+// later one, which would lie past cp) and must end exactly at cp.
+//
+// This finds a checkpoint that is not where the log's data ended when it
+// was taken: one ahead of the data (an index newer than the segments
+// beside it, say from a copy of a running store that took the index after
+// the segments), where the scan meets zeros and takes them for the end,
+// leaving a hole; or one inside a record, whose scan takes the record's
+// middle for a torn tail and cuts it. A record there that does not verify
+// is damage below the checkpoint, left to reads and Verify like all of
+// it; zeros where it should be are a hole.
+func checkNewestBelow(segs []Segment, newest *namedRecord, cp, end uint64, rec *segment.Record) error {
+	if !newest.found {
+		if cp > 0 && end == cp {
+			return fmt.Errorf("%w: the index names no record below its checkpoint %d", ErrReplayUnsafe, cp)
 		}
 		return nil
 	}
-	if err := check(e.Tail, e.Version < 0); err != nil {
-		return err
+	err := checkHeld(segs, newest.fp, newest.e, newest.pos, newest.system, end, rec)
+	switch {
+	case err == nil:
+		if recEnd := newest.pos + uint64(rec.Len()); end == cp && recEnd != cp {
+			return fmt.Errorf("%w: the log's last record ends at %d, not at the index's checkpoint %d", ErrReplayUnsafe, recEnd, cp)
+		}
+		return nil
+	case errors.Is(err, segment.ErrCorrupt) && !zerosAt(segs, newest.pos):
+		return nil // damage below the checkpoint
 	}
-	if e.Aux != 0 {
-		return check(e.Aux-1, true)
+	return err
+}
+
+// zerosAt reports whether an ordinary segment of segs holds a zero record
+// header (the end of its data) at log position pos.
+func zerosAt(segs []Segment, pos uint64) bool {
+	sg, ok := segmentOf(segs, pos)
+	if !ok || sg.Compacted {
+		return false
 	}
-	return nil
+	zero := false
+	_ = withMapped(sg, func(f mmapfile.File, _ segment.PositionMap) error {
+		off := int64(pos-sg.Base) + segment.HeaderSize
+		zero = off <= f.Size() && segment.IsEnd(f.Bytes()[off:])
+		return nil
+	})
+	return zero
 }
