@@ -28,7 +28,7 @@ type CorruptionError struct {
 }
 
 func (e *CorruptionError) Error() string {
-	return fmt.Sprintf("hashindex: corrupt index %s at offset %d: %s", e.File, e.Offset, e.Reason)
+	return fmt.Sprintf("hashindex: corrupt data in index file %s at offset %d: %s", e.File, e.Offset, e.Reason)
 }
 
 // Unwrap makes errors.Is(err, ErrCorrupt) hold.

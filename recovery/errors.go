@@ -17,6 +17,11 @@ var (
 	// segment named as damaged is not in the directory.
 	ErrNoSegment = errors.New("recovery: no such segment")
 
+	// ErrIndexDamaged is returned by CheckIndex when the index file is
+	// unusable or a slot does not validate. The index is derived data:
+	// RemoveIndex, and the next Open rebuilds it from the log.
+	ErrIndexDamaged = errors.New("recovery: the index is damaged")
+
 	// ErrBrokenExists is returned by Truncate when a "<segment>.broken"
 	// file already exists with other content: Truncate never overwrites a
 	// copy of damaged data; move it away first.

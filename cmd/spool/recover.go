@@ -16,7 +16,7 @@ const maxCuts = 16
 
 func runRecover(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("recover", "DIR [--truncate]", stderr)
-	truncate := fs.Bool("truncate", false, "cut the log at damage below acknowledged data (the damaged segment is copied aside first)")
+	truncate := fs.Bool("truncate", false, "cut the log at damage below acknowledged data (the damaged segment is copied aside first), and rebuild a damaged index")
 	dir, err := parseDirArg(fs, args)
 	if err != nil {
 		return err
@@ -25,8 +25,15 @@ func runRecover(args []string, stdout, stderr io.Writer) error {
 	for {
 		s, err := openExisting(dir)
 		if err == nil {
-			printOpened(stdout, s.Recovered(), len(cuts) > 0)
-			return s.Close()
+			rec := s.Recovered()
+			if err := s.Close(); err != nil {
+				return err
+			}
+			if err := recovery.CheckIndex(dir); err != nil {
+				return recoverIndex(dir, err, *truncate, stdout)
+			}
+			printOpened(stdout, rec, len(cuts) > 0)
+			return nil
 		}
 		var ce *engine.CorruptionError
 		if !errors.As(err, &ce) {
@@ -55,6 +62,32 @@ func runRecover(args []string, stdout, stderr io.Writer) error {
 		cuts = append(cuts, plan)
 		printPlan(stdout, plan, true)
 	}
+}
+
+// recoverIndex handles err, what recovery.CheckIndex found wrong with the
+// index of the store in dir, which opens: Open trusts a cleanly closed
+// index without reading it, and a damaged slot fails its stream's reads
+// and appends at every Open. With fix, a damaged index is removed and the
+// store opened again, which rebuilds it from the log.
+func recoverIndex(dir string, err error, fix bool, stdout io.Writer) error {
+	if !errors.Is(err, recovery.ErrIndexDamaged) {
+		return fmt.Errorf("cannot check the index: %w", err)
+	}
+	fmt.Fprintf(stdout, "%v\n", err)
+	if !fix {
+		fmt.Fprintln(stdout, "nothing changed; run again with --truncate to rebuild the index from the log (it is derived data: nothing is lost)")
+		return errors.New("the index is damaged")
+	}
+	if err := recovery.RemoveIndex(dir); err != nil {
+		return err
+	}
+	s, err := openExisting(dir)
+	if err != nil {
+		return err
+	}
+	rec := s.Recovered()
+	fmt.Fprintf(stdout, "index rebuilt from the log: %d streams, log end %d\n", rec.Streams, rec.LogEnd)
+	return s.Close()
 }
 
 func printPlan(w io.Writer, p recovery.TruncatePlan, done bool) {
