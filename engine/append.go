@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"unsafe"
 
@@ -254,7 +255,7 @@ func (s *Store) appendLocked(stream string, fp hashindex.Fingerprint, expected i
 		pos += uint64(n)
 		dst = dst[n:]
 	}
-	s.wroteLocked(w, pos)
+	s.wroteLocked(w, parent.tail, pos)
 	parent.meta.deleted = false // an event revives a deleted stream
 	res.LastVersion = parent.version
 	s.stats.appends.Add(1)
@@ -377,8 +378,9 @@ func (w *pendingWrite) undoUnless(written bool) {
 	}
 }
 
-// wroteLocked completes a reservation whose records end at end.
-func (s *Store) wroteLocked(w *pendingWrite, end uint64) {
+// wroteLocked completes a reservation whose records end at end, the last
+// of them at position last.
+func (s *Store) wroteLocked(w *pendingWrite, last, end uint64) {
 	w.done = true
 	if !s.staging {
 		// The first bytes past the end must always read as "end"
@@ -387,6 +389,10 @@ func (s *Store) wroteLocked(w *pendingWrite, end uint64) {
 		clear(w.seg.data[off:min(off+segment.RecordHeaderSize, int64(len(w.seg.data)))])
 	}
 	s.written = end
+	s.lastRecordLen = 0
+	if end-last <= math.MaxUint32 {
+		s.lastRecordLen = uint32(end - last)
+	}
 	s.askSpareAtHalfLocked(w.seg, end)
 }
 

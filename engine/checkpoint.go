@@ -45,7 +45,7 @@ func (s *Store) checkpoint(at uint64) error {
 	if at <= s.checkpointed.Load() {
 		return nil // a later one covers every update before at
 	}
-	if err := s.index.Flush(at, false); err != nil {
+	if err := s.index.Flush(at, 0, false); err != nil { // the record ending at at: not needed unclean
 		return err
 	}
 	s.checkpointed.Store(at)

@@ -81,6 +81,9 @@ type Store struct {
 	spareAsked bool
 	scan       segment.Record // scratch for decoding on the write path
 	reserved   pendingWrite   // the append in progress (reserveLocked)
+	// lastRecordLen is the length of the record that ends at written, for
+	// the clean index header (0 when not known).
+	lastRecordLen uint32
 	// faultedTo is the file offset of the active segment through which
 	// the writer faulted pages in for its stores (see faultAheadLocked).
 	faultedTo int64
@@ -300,8 +303,10 @@ func (s *Store) openSegment(name string, base uint64) (*segmentFile, error) {
 }
 
 // openIndex opens the index, or brings it up to date, or rebuilds it:
-//   - after a clean Close, when the log ends exactly where the index says,
-//     it is used as it is: nothing needs scanning;
+//   - after a clean Close, when the log ends exactly where the index says
+//     (zeros there, and a record of the length the index header gives
+//     ending there: one read), it is used as it is: nothing needs
+//     scanning;
 //   - after an unclean stop it is replayed from its checkpoint (only the
 //     log written since the last index checkpoint is scanned);
 //   - when that is not safe, or the index is missing or invalid, it is
@@ -323,21 +328,28 @@ func (s *Store) openIndex(list segmentList) error {
 	}
 	cp := ix.Checkpoint()
 	last := list[len(list)-1]
+	unproven := false // a clean index whose checkpoint looks like the log end
 	if ix.Clean() && cp >= last.base && cp <= last.limit() {
 		m, err := s.maps.acquire(last)
 		if err != nil {
 			_ = ix.Close()
 			return err
 		}
-		clean := segment.IsEnd(m.data[m.offset(cp):])
+		atEnd := segment.IsEnd(m.data[m.offset(cp):])
 		m.release()
-		if clean {
+		if atEnd && s.recordEndsAt(cp, ix.CheckpointRecordLen()) {
 			s.index = ix
 			s.opened = Recovery{Clean: true, LogEnd: cp}
+			s.lastRecordLen = ix.CheckpointRecordLen()
 			return nil
 		}
+		// Zeros at the checkpoint but no record of the length the header
+		// gives ending there: an index from before that field, or one
+		// ahead of the log's data (a stale copy). Replay checks the
+		// checkpoint against the log before it trusts anything.
+		unproven = atEnd
 	}
-	if !ix.Clean() {
+	if !ix.Clean() || unproven {
 		rep, err := recovery.Replay(s.fs, s.recoverySegments(list), ix)
 		if err == nil {
 			s.index = ix
@@ -422,6 +434,22 @@ func (s *Store) recovered(list segmentList, rep recovery.Report) {
 		LogEnd:          rep.End,
 		RemovedSegments: rep.RemovedSegments,
 	}
+	s.lastRecordLen = rep.LastRecordLen
+}
+
+// recordEndsAt reports whether a record of n bytes ends at log position
+// pos, the checkpoint of a clean index (n from its header), so that Open
+// may trust the index without reading it: a checkpoint ahead of the log's
+// data, or inside a record, has no such record. The empty log's checkpoint
+// is 0, with no record. One verified read.
+func (s *Store) recordEndsAt(pos uint64, n uint32) bool {
+	if pos == 0 || n == 0 || uint64(n) > pos {
+		return pos == 0 && n == 0
+	}
+	v := readView{s: s}
+	defer v.close()
+	var r segment.Record
+	return readRecord(&v, pos-uint64(n), &r) == nil && r.Len() == int(n)
 }
 
 // createSegment makes a new, durable, empty segment starting at base, from
@@ -560,7 +588,7 @@ func (s *Store) Close() error {
 		return ErrClosed
 	}
 	s.closing = true
-	end := s.written
+	end, lastLen := s.written, s.lastRecordLen
 	s.mu.Unlock()
 
 	s.stopBackground()
@@ -585,7 +613,7 @@ func (s *Store) Close() error {
 			if err := s.syncTo(end); err != nil {
 				return err
 			}
-			return s.index.Flush(end, true)
+			return s.index.Flush(end, lastLen, true)
 		})
 	}
 	s.closed.Store(true)

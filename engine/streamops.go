@@ -177,7 +177,7 @@ func (s *Store) systemLocked(stream string, fp hashindex.Fingerprint, expected i
 		return 0, err
 	}
 	end := w.pos + uint64(n)
-	s.wroteLocked(w, end)
+	s.wroteLocked(w, w.pos, end)
 	s.stats.appends.Add(1)
 	s.stats.bytes.Add(uint64(size))
 

@@ -230,7 +230,7 @@ func dirSeeds(t testing.TB) []seed {
 		slotOf(idx(fs), "a")[30] ^= 1
 		return fs
 	})
-	mut("clean-index-checkpoint-ahead-of-log", noSync|optAppend, small, func(fs []dirFile) []dirFile {
+	mut("corrupt-index-checkpoint-ahead-of-log", noSync|optAppend, small, func(fs []dirFile) []dirFile {
 		ck := idx(fs)[idxCkpt:]
 		le.PutUint64(ck, le.Uint64(ck)+4096)
 		fileOf(fs, kindIndex, 1).flags = arcSeal
@@ -273,9 +273,11 @@ func dirSeeds(t testing.TB) []seed {
 	add("corrupt-segment-all-zeros", noSync, dirFile{kind: kindSegment, size: 64 << 10})
 	add("corrupt-segment-all-ff", noSync, dirFile{kind: kindSegment, size: 4096, data: bytes.Repeat([]byte{0xff}, 4096)})
 	add("corrupt-empty-segment-file", noSync, dirFile{kind: kindSegment})
-	mut("clean-last-record-damaged", noSync, small, func(fs []dirFile) []dirFile {
-		// The clean index is trusted without a scan, so Open succeeds and
-		// the reads meet the damage.
+	mut("replayed-clean-index-last-record-damaged", noSync, small, func(fs []dirFile) []dirFile {
+		// The clean index's header names the length of the record ending
+		// at its checkpoint, which Open reads before it trusts the index:
+		// damaged, it sends Open to Replay, which leaves damage below the
+		// checkpoint to the reads. Open succeeds and the reads meet it.
 		offs := recordOffsets(seg(fs, 1))
 		seg(fs, 1)[offs[len(offs)-1]+segment.RecordHeaderSize] ^= 1
 		return fs

@@ -235,7 +235,7 @@ func buildIndex(t testing.TB, slots uint64, streams int, fp func(i int) hashinde
 			t.Fatal(err)
 		}
 	}
-	if err := ix.Flush(uint64(streams)*128, true); err != nil {
+	if err := ix.Flush(uint64(streams)*128, 0, true); err != nil {
 		t.Fatal(err)
 	}
 	if err := ix.Close(); err != nil {

@@ -25,7 +25,7 @@ func newCorruptFixture(t *testing.T) *corruptFixture {
 	for n := range 100 {
 		mustPut(t, ix, n, 0)
 	}
-	if err := ix.Flush(1, true); err != nil {
+	if err := ix.Flush(1, 0, true); err != nil {
 		t.Fatal(err)
 	}
 	mustClose(t, ix)
@@ -315,7 +315,7 @@ func TestGrowthRefusesCorruptSlot(t *testing.T) {
 	for n := range 12 {
 		mustPut(t, ix, n, 0)
 	}
-	if err := ix.Flush(1, true); err != nil {
+	if err := ix.Flush(1, 0, true); err != nil {
 		t.Fatal(err)
 	}
 	mustClose(t, ix)
@@ -342,7 +342,7 @@ func TestGrowthRefusesWrongCount(t *testing.T) {
 	for n := range 11 {
 		mustPut(t, ix, n, 0)
 	}
-	if err := ix.Flush(1, true); err != nil {
+	if err := ix.Flush(1, 0, true); err != nil {
 		t.Fatal(err)
 	}
 	mustClose(t, ix)

@@ -29,8 +29,8 @@
 //	+---------------+---------+---------+-----------------+
 //	 24              32                40        44        48
 //	+---------------+-----------------+---------+---------+
-//	| count u64     | checkpoint u64  | clean   | reserved|
-//	| (non-empty    | (log position   | u32     | u32 = 0 |
+//	| count u64     | checkpoint u64  | clean   | last    |
+//	| (non-empty    | (log position   | u32     | u32     |
 //	|  slots)       |  indexed up to) | 1=clean |         |
 //	+---------------+-----------------+---------+---------+
 //	 48              56                64
@@ -49,6 +49,11 @@
 //	+----------+----------+----------+----------+----------+---+----+------+
 //	check = low 32 bits of xxhash64(slot[0:44]); st = 1 live, 2 deleted,
 //	3 tombstoned; an empty slot is 48 zero bytes.
+//
+// last is the length of the log record that ends at the checkpoint (see
+// Index.CheckpointRecordLen), so that a clean index can be checked
+// against the log with one record read; 0 when not recorded. Files written
+// before the field existed hold 0 there (it was reserved).
 //
 // The byte-order tag 0x01020304 is written little-endian; a writer that
 // stored it in big-endian native order is recognised and rejected. A slot's
@@ -80,8 +85,8 @@
 //
 //   - The first Put after Open, Create or Flush(clean=true) writes clean=0
 //     into the header and syncs the header page before changing any slot.
-//   - Flush(checkpoint, clean) syncs every slot page first, then writes the
-//     checkpoint and the flag into the header and syncs the header page, so
+//   - Flush(checkpoint, recordLen, clean) syncs every slot page first,
+//     then writes the checkpoint, last and the flag into the header and syncs the header page, so
 //     the header never claims slots that are not on disk.
 //   - Create and growth build a complete file under a scratch name, sync it,
 //     rename it into place and sync the directory; Create and Open delete

@@ -16,7 +16,7 @@ func TestFirstPutMarksDirtyBeforeSlots(t *testing.T) {
 	ix := mustCreate(t, fs, "index", 64)
 	defer mustClose(t, ix)
 	mustPut(t, ix, 1, 0)
-	if err := ix.Flush(50, true); err != nil {
+	if err := ix.Flush(50, 0, true); err != nil {
 		t.Fatal(err)
 	}
 	ix.mu.RLock()
@@ -52,7 +52,7 @@ func TestFlushSyncsSlotsBeforeHeader(t *testing.T) {
 		mustPut(t, ix, n, 0)
 	}
 	fs.take()
-	if err := ix.Flush(1234, true); err != nil {
+	if err := ix.Flush(1234, 112, true); err != nil {
 		t.Fatal(err)
 	}
 	ev := fs.take()
@@ -69,7 +69,7 @@ func TestFlushSyncsSlotsBeforeHeader(t *testing.T) {
 	if hdr.off != 0 || hdr.n != HeaderSize {
 		t.Fatalf("second sync [%d, +%d), want the header", hdr.off, hdr.n)
 	}
-	if !hdr.header.clean || hdr.header.checkpoint != 1234 || hdr.header.count != 20 {
+	if !hdr.header.clean || hdr.header.checkpoint != 1234 || hdr.header.lastLen != 112 || hdr.header.count != 20 {
 		t.Fatalf("header synced as %+v", hdr.header)
 	}
 }
@@ -101,13 +101,13 @@ func TestSyncFailureIsSticky(t *testing.T) {
 	fs.mu.Lock()
 	fs.syncErr = eio
 	fs.mu.Unlock()
-	if err := ix.Flush(5, true); !errors.Is(err, eio) {
+	if err := ix.Flush(5, 0, true); !errors.Is(err, eio) {
 		t.Fatalf("Flush with failing sync: %v", err)
 	}
 	fs.mu.Lock()
 	fs.syncErr = nil // the device "recovers"; the index must not believe it
 	fs.mu.Unlock()
-	if err := ix.Flush(5, true); !errors.Is(err, eio) {
+	if err := ix.Flush(5, 0, true); !errors.Is(err, eio) {
 		t.Fatalf("Flush after a failed sync: %v, want the sticky error", err)
 	}
 	if err := ix.Put(FingerprintString(streamID(2)), entryOf(2, 0), nil); !errors.Is(err, eio) {
@@ -122,11 +122,11 @@ func TestFlushWithoutChangesSyncsOnlyHeader(t *testing.T) {
 	ix := mustCreate(t, fs, "index", 64)
 	defer mustClose(t, ix)
 	mustPut(t, ix, 1, 0)
-	if err := ix.Flush(1, false); err != nil {
+	if err := ix.Flush(1, 0, false); err != nil {
 		t.Fatal(err)
 	}
 	fs.take()
-	if err := ix.Flush(2, true); err != nil {
+	if err := ix.Flush(2, 0, true); err != nil {
 		t.Fatal(err)
 	}
 	want := []string{"sync index 0 4096"}
@@ -141,7 +141,7 @@ func TestFlushWithoutChangesSyncsOnlyHeader(t *testing.T) {
 	for n := 2; n <= 48; n++ { // 48 entries: the most 64 slots hold
 		mustPut(t, ix, n, 0)
 	}
-	if err := ix.Flush(3, false); err != nil {
+	if err := ix.Flush(3, 0, false); err != nil {
 		t.Fatal(err)
 	}
 	fs.take()
@@ -149,7 +149,7 @@ func TestFlushWithoutChangesSyncsOnlyHeader(t *testing.T) {
 	if ix.Slots() != 128 {
 		t.Fatalf("Slots = %d, want 128", ix.Slots())
 	}
-	if err := ix.Flush(4, false); err != nil {
+	if err := ix.Flush(4, 0, false); err != nil {
 		t.Fatal(err)
 	}
 	ops := fs.takeOps()

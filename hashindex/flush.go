@@ -34,6 +34,7 @@ func (ix *Index) writeHeader(t *table) {
 		count:      ix.count.Load(),
 		annotated:  ix.annotated.Load(),
 		checkpoint: ix.checkpoint.Load(),
+		lastLen:    ix.lastLen.Load(),
 		clean:      ix.clean.Load(),
 	})
 }
@@ -53,8 +54,10 @@ func (ix *Index) markDirty(t *table) error {
 	return nil
 }
 
-// Flush makes every slot durable, then records checkpoint and the clean
-// flag in the header and makes the header durable. The order is the point:
+// Flush makes every slot durable, then records checkpoint, recordLen (the
+// length of the log record ending at checkpoint, 0 when not known; see
+// CheckpointRecordLen) and the clean flag in the header and makes the
+// header durable. The order is the point:
 // the header must never reach the disk claiming slots that did not. Pass
 // clean=true only at shutdown, with no Put to follow before Close; any later
 // Put clears the flag again.
@@ -65,7 +68,7 @@ func (ix *Index) markDirty(t *table) error {
 // other (writeMu), so they may run on different goroutines, but checkpoint
 // then covers only the Puts that returned before Flush was called: the
 // caller must know which those are.
-func (ix *Index) Flush(checkpoint uint64, clean bool) error {
+func (ix *Index) Flush(checkpoint uint64, recordLen uint32, clean bool) error {
 	ix.writeMu.Lock()
 	defer ix.writeMu.Unlock()
 	t, err := ix.writable()
@@ -79,6 +82,7 @@ func (ix *Index) Flush(checkpoint uint64, clean bool) error {
 		ix.slotsDirty = false
 	}
 	ix.checkpoint.Store(checkpoint)
+	ix.lastLen.Store(recordLen)
 	ix.clean.Store(clean)
 	ix.writeHeader(t)
 	if err := t.file.Sync(0, HeaderSize); err != nil {

@@ -41,7 +41,7 @@ const (
 	hCount      = 24
 	hCheckpoint = 32
 	hClean      = 40
-	hReserved32 = 44
+	hLastLen    = 44
 	hAnnotated  = 48
 	hChecksum   = 56
 	hEnd        = 64
@@ -67,6 +67,7 @@ type header struct {
 	count      uint64
 	annotated  uint64 // slots whose Aux is not zero
 	checkpoint uint64
+	lastLen    uint32 // of the record ending at checkpoint; 0 when not recorded
 	clean      bool
 }
 
@@ -99,7 +100,7 @@ func encodeHeader(b []byte, h header) {
 		clean = 1
 	}
 	le.PutUint32(b[hClean:], clean)
-	le.PutUint32(b[hReserved32:], 0)
+	le.PutUint32(b[hLastLen:], h.lastLen)
 	le.PutUint64(b[hAnnotated:], h.annotated)
 	le.PutUint64(b[hChecksum:], xxhash.Sum64(b[:hChecksum]))
 }
@@ -133,14 +134,12 @@ func decodeHeader(b []byte) (header, string) {
 	if clean > 1 {
 		return header{}, fmt.Sprintf("bad clean flag %d", clean)
 	}
-	if le.Uint32(b[hReserved32:]) != 0 {
-		return header{}, "reserved header field is not zero"
-	}
 	h := header{
 		slots:      le.Uint64(b[hSlots:]),
 		count:      le.Uint64(b[hCount:]),
 		annotated:  le.Uint64(b[hAnnotated:]),
 		checkpoint: le.Uint64(b[hCheckpoint:]),
+		lastLen:    le.Uint32(b[hLastLen:]),
 		clean:      clean == 1,
 	}
 	if h.slots < MinSlots || h.slots > maxSlots || h.slots&(h.slots-1) != 0 {

@@ -58,6 +58,7 @@ func (ix *Index) grow(old *table) (*table, error) {
 		count:      ix.count.Load(),
 		annotated:  ix.annotated.Load(),
 		checkpoint: ix.checkpoint.Load(),
+		lastLen:    ix.lastLen.Load(),
 		clean:      false,
 	})
 	if err := f.Sync(0, f.Size()); err != nil {

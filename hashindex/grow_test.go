@@ -31,7 +31,7 @@ func TestGrowthKeepsEntries(t *testing.T) {
 	if err := ix.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if err := ix.Flush(777, true); err != nil {
+	if err := ix.Flush(777, 0, true); err != nil {
 		t.Fatal(err)
 	}
 	mustClose(t, ix)
@@ -118,7 +118,7 @@ func TestGrowthUnderConcurrentLookups(t *testing.T) {
 			}
 		}
 		if n%4096 == 0 {
-			if err := ix.Flush(uint64(n), false); err != nil {
+			if err := ix.Flush(uint64(n), 0, false); err != nil {
 				report("Flush: " + err.Error())
 				break
 			}
@@ -143,7 +143,7 @@ func TestGrowthProtocol(t *testing.T) {
 	for n := range 12 {
 		mustPut(t, ix, n, 0)
 	}
-	if err := ix.Flush(99, false); err != nil {
+	if err := ix.Flush(99, 0, false); err != nil {
 		t.Fatal(err)
 	}
 	fs.take()
@@ -172,7 +172,7 @@ func TestGrowthSyncHeaderContents(t *testing.T) {
 	for n := range 12 {
 		mustPut(t, ix, n, 0)
 	}
-	if err := ix.Flush(99, false); err != nil {
+	if err := ix.Flush(99, 0, false); err != nil {
 		t.Fatal(err)
 	}
 	fs.take()

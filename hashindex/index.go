@@ -46,6 +46,7 @@ type Index struct {
 	count      atomic.Uint64
 	annotated  atomic.Uint64 // entries with a non-zero Aux
 	checkpoint atomic.Uint64
+	lastLen    atomic.Uint32
 	clean      atomic.Bool
 }
 
@@ -167,6 +168,7 @@ func newIndex(fs mmapfile.FS, name string, f mmapfile.File, h header) *Index {
 	ix.count.Store(h.count)
 	ix.annotated.Store(h.annotated)
 	ix.checkpoint.Store(h.checkpoint)
+	ix.lastLen.Store(h.lastLen)
 	ix.clean.Store(h.clean)
 	return ix
 }
@@ -211,13 +213,22 @@ func (ix *Index) Annotated() int { return int(ix.annotated.Load()) }
 // one last passed to Flush.
 func (ix *Index) Checkpoint() uint64 { return ix.checkpoint.Load() }
 
+// CheckpointRecordLen is the length, padding included, of the log record
+// that ends at the checkpoint, as the header records it: a caller can
+// check that the checkpoint is where a record of the log ends before it
+// trusts a clean index without reading it (an index whose checkpoint is
+// ahead of the log's data, say from a stale copy, is not). Zero means not
+// recorded: a checkpoint of 0, one taken while the index was dirty, or an
+// index written before the field existed.
+func (ix *Index) CheckpointRecordLen() uint32 { return ix.lastLen.Load() }
+
 // Clean reports the header's clean-shutdown flag: as found at Open (true
 // after Create), set by Flush(clean=true), cleared by the first Put after
 // either and by Flush(clean=false).
 func (ix *Index) Clean() bool { return ix.clean.Load() }
 
-// Close unmaps the file. It writes nothing: call Flush(checkpoint, true)
-// first for a clean shutdown. Calls after Close fail with
+// Close unmaps the file. It writes nothing: call Flush(checkpoint,
+// recordLen, true) first for a clean shutdown. Calls after Close fail with
 // mmapfile.ErrClosed.
 func (ix *Index) Close() error {
 	ix.writeMu.Lock()

@@ -32,15 +32,16 @@ func TestPutLookupOverwriteReopen(t *testing.T) {
 	for n := streams; n < streams+100; n++ {
 		checkAbsent(t, ix, n)
 	}
-	if err := ix.Flush(12345, true); err != nil {
+	if err := ix.Flush(12345, 216, true); err != nil {
 		t.Fatal(err)
 	}
 	mustClose(t, ix)
 
 	ix = mustOpen(t, fs, "index")
 	defer mustClose(t, ix)
-	if !ix.Clean() || ix.Checkpoint() != 12345 || ix.Len() != streams || ix.Slots() != 1<<13 {
-		t.Fatalf("after reopen: clean=%v checkpoint=%d len=%d slots=%d", ix.Clean(), ix.Checkpoint(), ix.Len(), ix.Slots())
+	if !ix.Clean() || ix.Checkpoint() != 12345 || ix.CheckpointRecordLen() != 216 || ix.Len() != streams || ix.Slots() != 1<<13 {
+		t.Fatalf("after reopen: clean=%v checkpoint=%d (record of %d bytes) len=%d slots=%d",
+			ix.Clean(), ix.Checkpoint(), ix.CheckpointRecordLen(), ix.Len(), ix.Slots())
 	}
 	if err := ix.Validate(); err != nil {
 		t.Fatal(err)
@@ -138,7 +139,7 @@ func TestCleanFlag(t *testing.T) {
 		t.Fatal("Clean after reopening an index closed without a clean flush")
 	}
 	checkStream(t, ix, 1, 0)
-	if err := ix.Flush(10, false); err != nil {
+	if err := ix.Flush(10, 0, false); err != nil {
 		t.Fatal(err)
 	}
 	if ix.Clean() || ix.Checkpoint() != 10 {
@@ -150,7 +151,7 @@ func TestCleanFlag(t *testing.T) {
 	if ix.Clean() || ix.Checkpoint() != 10 {
 		t.Fatalf("reopened after Flush(10,false): clean=%v checkpoint=%d", ix.Clean(), ix.Checkpoint())
 	}
-	if err := ix.Flush(20, true); err != nil {
+	if err := ix.Flush(20, 0, true); err != nil {
 		t.Fatal(err)
 	}
 	if !ix.Clean() {
@@ -189,7 +190,7 @@ func TestClosed(t *testing.T) {
 	if err := ix.Put(FingerprintString(streamID(1)), entryOf(1, 1), nil); !errors.Is(err, mmapfile.ErrClosed) {
 		t.Fatalf("Put after Close: %v", err)
 	}
-	if err := ix.Flush(1, true); !errors.Is(err, mmapfile.ErrClosed) {
+	if err := ix.Flush(1, 0, true); !errors.Is(err, mmapfile.ErrClosed) {
 		t.Fatalf("Flush after Close: %v", err)
 	}
 	if err := ix.Validate(); !errors.Is(err, mmapfile.ErrClosed) {
@@ -311,7 +312,7 @@ func TestAnnotatedCount(t *testing.T) {
 		put(n, uint64(n%2))
 	}
 	want(1 + 19)
-	if err := ix.Flush(0, true); err != nil {
+	if err := ix.Flush(0, 0, true); err != nil {
 		t.Fatal(err)
 	}
 	if err := ix.Close(); err != nil {

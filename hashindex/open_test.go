@@ -23,7 +23,7 @@ func goodIndexFile(t *testing.T) ([]byte, func([]byte) error) {
 	for n := range 10 {
 		mustPut(t, ix, n, 0)
 	}
-	if err := ix.Flush(100, true); err != nil {
+	if err := ix.Flush(100, 0, true); err != nil {
 		t.Fatal(err)
 	}
 	mustClose(t, ix)
@@ -71,7 +71,6 @@ func TestOpenRejects(t *testing.T) {
 		{"file has a partial slot", func(b []byte) []byte { return append(b, 0, 0, 0, 0, 0, 0, 0, 0) }, "want"},
 		{"count > slots", func(b []byte) []byte { le.PutUint64(b[hCount:], 65); reseal(b); return b }, "exceeds"},
 		{"bad clean flag", func(b []byte) []byte { le.PutUint32(b[hClean:], 7); reseal(b); return b }, "clean flag"},
-		{"reserved field set", func(b []byte) []byte { le.PutUint32(b[hReserved32:], 1); reseal(b); return b }, "reserved"},
 		{"annotated > count", func(b []byte) []byte { le.PutUint64(b[hAnnotated:], le.Uint64(b[hCount:])+1); reseal(b); return b }, "exceeds count"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

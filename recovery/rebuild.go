@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"fmt"
+	"math"
 	"os"
 	"slices"
 
@@ -86,6 +87,10 @@ type Report struct {
 	Streams         int    // distinct streams
 	TornBytes       int64  // bytes zeroed after the end (unacknowledged writes)
 	RemovedSegments int    // empty segments after the end, removed
+	// LastRecordLen is the length of the record that ends at End, 0 when
+	// the log is empty or that record is not known; the index's clean
+	// header records it (hashindex.Index.CheckpointRecordLen).
+	LastRecordLen uint32
 }
 
 // Rebuild scans segs, cuts the log after its last complete batch and
@@ -108,7 +113,7 @@ func Rebuild(fs mmapfile.FS, segs []Segment, indexName string, minSlots, durable
 	if err != nil {
 		return nil, Report{}, err
 	}
-	rep := Report{End: lg.end, Records: lg.records, RemovedSegments: len(segs) - 1 - lg.cut}
+	rep := Report{End: lg.end, Records: lg.records, RemovedSegments: len(segs) - 1 - lg.cut, LastRecordLen: lg.lastRecordLen()}
 	if err := checkWatermark(segs, &lg, durable); err != nil {
 		return nil, rep, err
 	}
@@ -125,7 +130,7 @@ func Rebuild(fs mmapfile.FS, segs []Segment, indexName string, minSlots, durable
 		return nil, rep, gapError(segs, gapStream, gapAt)
 	}
 	rep.Streams = len(heads)
-	ix, err := buildIndex(fs, segs[:lg.cut+1], indexName, minSlots, heads, rep.End)
+	ix, err := buildIndex(fs, segs[:lg.cut+1], indexName, minSlots, heads, rep.End, rep.LastRecordLen)
 	return ix, rep, err
 }
 
@@ -140,6 +145,18 @@ type scannedLog struct {
 	// may be nonzero.
 	tail      tailProbe
 	tailKnown bool
+	// lastPos and lastEnd are the position and end of the last record the
+	// scan met (lastEnd 0 when none).
+	lastPos, lastEnd uint64
+}
+
+// lastRecordLen is the length of the record that ends at the log's end,
+// when the scan met it, or 0.
+func (lg *scannedLog) lastRecordLen() uint32 {
+	if lg.lastEnd == 0 || lg.lastEnd != lg.end || lg.lastEnd-lg.lastPos > math.MaxUint32 {
+		return 0
+	}
+	return uint32(lg.lastEnd - lg.lastPos)
 }
 
 // scanLog scans segs from file offset off of segs[first] on, calling fn
@@ -148,8 +165,12 @@ type scannedLog struct {
 // that stops short while a later one holds records is damage: the engine
 // makes a segment's data durable before it writes any byte of the next
 // one, so a torn tail never spans a roll.
-func scanLog(segs []Segment, first int, off int64, fn func(name string, off int64, r *segment.Record) error) (scannedLog, error) {
+func scanLog(segs []Segment, first int, off int64, visit func(name string, off int64, r *segment.Record) error) (scannedLog, error) {
 	var lg scannedLog
+	fn := func(name string, off int64, r *segment.Record) error {
+		lg.lastPos, lg.lastEnd = r.Position, r.End()
+		return visit(name, off, r)
+	}
 	var sc segment.Scanner
 	for i := first; i < len(segs); i++ {
 		sg := segs[i]
@@ -400,7 +421,7 @@ func zeroTail(f mmapfile.File, off, lo, hi int64) (int64, error) {
 }
 
 // buildIndex creates the index and records each stream's head in it.
-func buildIndex(fs mmapfile.FS, segs []Segment, name string, minSlots uint64, heads map[string]*streamChain, end uint64) (*hashindex.Index, error) {
+func buildIndex(fs mmapfile.FS, segs []Segment, name string, minSlots uint64, heads map[string]*streamChain, end uint64, lastLen uint32) (*hashindex.Index, error) {
 	slots := max(minSlots, uint64(len(heads))*2)
 	ix, err := hashindex.Create(fs, name, slots)
 	if err != nil {
@@ -415,7 +436,7 @@ func buildIndex(fs mmapfile.FS, segs []Segment, name string, minSlots uint64, he
 	}
 	// The index now describes the log exactly through end, so it is as
 	// good as after a clean close; the first change marks it dirty again.
-	if err := ix.Flush(end, true); err != nil {
+	if err := ix.Flush(end, lastLen, true); err != nil {
 		_ = ix.Close()
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package recovery
 import (
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/spooldb/spool/hashindex"
 	"github.com/spooldb/spool/mmapfile"
@@ -113,7 +114,8 @@ func Replay(fs mmapfile.FS, segs []Segment, ix *hashindex.Index) (Report, error)
 		}
 		newest.consider(fp, e, cp)
 	}
-	if err := checkNewestBelow(segs, &newest, cp, lg.end, &rec); err != nil {
+	newestLen, err := checkNewestBelow(segs, &newest, cp, lg.end, &rec)
+	if err != nil {
 		return Report{}, err
 	}
 	if err := checkWatermark(segs, &lg, cp); err != nil {
@@ -121,7 +123,10 @@ func Replay(fs mmapfile.FS, segs []Segment, ix *hashindex.Index) (Report, error)
 	}
 
 	// Checked: now change things.
-	rep := Report{End: lg.end, Records: lg.records, RemovedSegments: len(segs) - 1 - lg.cut}
+	rep := Report{End: lg.end, Records: lg.records, RemovedSegments: len(segs) - 1 - lg.cut, LastRecordLen: lg.lastRecordLen()}
+	if lg.end == cp {
+		rep.LastRecordLen = newestLen // the scan met no record
+	}
 	if rep.TornBytes, err = cutLog(fs, segs, lg, cp); err != nil {
 		return rep, err
 	}
@@ -132,7 +137,7 @@ func Replay(fs mmapfile.FS, segs []Segment, ix *hashindex.Index) (Report, error)
 		}
 	}
 	rep.Streams = ix.Len()
-	if err := ix.Flush(rep.End, true); err != nil {
+	if err := ix.Flush(rep.End, rep.LastRecordLen, true); err != nil {
 		return rep, err
 	}
 	return rep, nil
@@ -254,25 +259,30 @@ func (n *namedRecord) consider(fp hashindex.Fingerprint, e hashindex.Entry, cp u
 // leaving a hole; or one inside a record, whose scan takes the record's
 // middle for a torn tail and cuts it. A record there that does not verify
 // is damage below the checkpoint, left to reads and Verify like all of
-// it; zeros where it should be are a hole.
-func checkNewestBelow(segs []Segment, newest *namedRecord, cp, end uint64, rec *segment.Record) error {
+// it; zeros where it should be are a hole. When the record ends at cp,
+// its length is returned.
+func checkNewestBelow(segs []Segment, newest *namedRecord, cp, end uint64, rec *segment.Record) (uint32, error) {
 	if !newest.found {
 		if cp > 0 && end == cp {
-			return fmt.Errorf("%w: the index names no record below its checkpoint %d", ErrReplayUnsafe, cp)
+			return 0, fmt.Errorf("%w: the index names no record below its checkpoint %d", ErrReplayUnsafe, cp)
 		}
-		return nil
+		return 0, nil
 	}
 	err := checkHeld(segs, newest.fp, newest.e, newest.pos, newest.system, end, rec)
 	switch {
 	case err == nil:
-		if recEnd := newest.pos + uint64(rec.Len()); end == cp && recEnd != cp {
-			return fmt.Errorf("%w: the log's last record ends at %d, not at the index's checkpoint %d", ErrReplayUnsafe, recEnd, cp)
+		recEnd := newest.pos + uint64(rec.Len())
+		if end == cp && recEnd != cp {
+			return 0, fmt.Errorf("%w: the log's last record ends at %d, not at the index's checkpoint %d", ErrReplayUnsafe, recEnd, cp)
 		}
-		return nil
+		if recEnd == cp && uint64(rec.Len()) <= math.MaxUint32 {
+			return uint32(rec.Len()), nil
+		}
+		return 0, nil
 	case errors.Is(err, segment.ErrCorrupt) && !zerosAt(segs, newest.pos):
-		return nil // damage below the checkpoint
+		return 0, nil // damage below the checkpoint
 	}
-	return err
+	return 0, err
 }
 
 // zerosAt reports whether an ordinary segment of segs holds a zero record

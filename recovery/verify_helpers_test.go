@@ -115,7 +115,7 @@ func (f *fixture) close(clean bool) {
 			f.t.Fatal(err)
 		}
 	}
-	if err := ix.Flush(f.end, clean); err != nil {
+	if err := ix.Flush(f.end, 0, clean); err != nil {
 		f.t.Fatal(err)
 	}
 	if err := ix.Close(); err != nil {

@@ -209,7 +209,7 @@ func putEntry(f *fixture, stream string, e hashindex.Entry, clean bool) {
 	if err := ix.Put(hashindex.FingerprintString(stream), e, nil); err != nil {
 		f.t.Fatal(err)
 	}
-	if err := ix.Flush(f.end, clean); err != nil {
+	if err := ix.Flush(f.end, 0, clean); err != nil {
 		f.t.Fatal(err)
 	}
 }
@@ -258,7 +258,7 @@ func TestVerifyTornTail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := ix.Flush(f.end+200, false); err != nil {
+	if err := ix.Flush(f.end+200, 0, false); err != nil {
 		t.Fatal(err)
 	}
 	ix.Close()
