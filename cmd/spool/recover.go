@@ -61,6 +61,11 @@ func runRecover(args []string, stdout, stderr io.Writer) error {
 		}
 		cuts = append(cuts, plan)
 		printPlan(stdout, plan, true)
+		if segs, err := segmentFiles(dir); err == nil && len(segs) == 0 {
+			// Open would make a new, empty store here: leave that to
+			// the user, who has the .broken files to look at first.
+			return errors.New("no segment is left: the cuts took the whole log (the .broken files above hold it); the next Open starts an empty store")
+		}
 	}
 }
 

@@ -315,3 +315,33 @@ func TestRecoverDamagedIndexSlot(t *testing.T) {
 		t.Fatalf("recover after the rebuild: exit %d\n%s%s", code, o, e)
 	}
 }
+
+// TestRecoverCutsTheWholeLog: the only segment's header is damaged, so
+// the cut takes the whole log. recover used to go on and fail on the
+// directory it had emptied ("not a spool store"); it now says what
+// happened and leaves starting an empty store to the user.
+func TestRecoverCutsTheWholeLog(t *testing.T) {
+	dir := t.TempDir()
+	buildStore(t, dir, &engine.Options{SegmentSize: 1 << 20}, 30)
+	segs, err := segmentFiles(dir)
+	if err != nil || len(segs) != 1 {
+		t.Fatalf("%d segments (%v), want 1", len(segs), err)
+	}
+	path := filepath.Join(dir, segs[0].name)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[33] ^= 1 // the creation time: the header's checksum fails
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, o, e := runCmd("recover", dir, "--truncate")
+	if code != 1 || !strings.Contains(o, segs[0].name+" goes whole, as its header is damaged") ||
+		!strings.Contains(e, "no segment is left: the cuts took the whole log") {
+		t.Fatalf("recover --truncate: exit %d\n%s%s", code, o, e)
+	}
+	if _, err := os.Stat(path + ".broken"); err != nil {
+		t.Fatalf("the segment was not saved aside: %v", err)
+	}
+}
