@@ -45,7 +45,8 @@ func (s *Store) checkpoint(at uint64) error {
 	if at <= s.checkpointed.Load() {
 		return nil // a later one covers every update before at
 	}
-	if err := s.index.Flush(at, 0, false); err != nil { // the record ending at at: not needed unclean
+	// 0: only a clean header records the length of the last record.
+	if err := s.index.Flush(at, 0, false); err != nil {
 		return err
 	}
 	s.checkpointed.Store(at)

@@ -15,8 +15,12 @@ var (
 
 	// ErrFailed is returned by every method of a Store after a write-path
 	// error (msync, fallocate, rename, a memory fault). The store
-	// acknowledges nothing more; reopen it to run recovery. The error
-	// wraps the cause too.
+	// acknowledges nothing more, not even an append whose msync
+	// completed just before the failure but whose group was not
+	// acknowledged yet: for an Append, ErrFailed means the outcome is
+	// unknown. Reopen the store to run recovery; a retry with the same
+	// event IDs then finds such an append and writes nothing (see
+	// Append). The error wraps the cause too.
 	ErrFailed = errors.New("spool: store has failed")
 
 	// ErrWrongExpectedVersion is returned (inside a

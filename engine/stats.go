@@ -17,9 +17,10 @@ type Stats struct {
 	Commits      uint64 // group commits that acknowledged appends
 	SegmentRolls uint64 // segments started because the active one was full
 	// SpareFailures counts background preparations of the next segment
-	// that failed (a full disk, say), SpareError is the latest one's
-	// error. Nothing is lost: the roll then creates its segment itself,
-	// and only a failure there fails the store.
+	// that failed (a full disk, say); SpareError is the latest failure's
+	// error, kept after later successes. Nothing is lost: the roll then
+	// creates its segment itself, and only a failure there fails the
+	// store.
 	SpareFailures uint64
 	SpareError    error
 	// AppendsPerCommit is the distribution of appends (and Sync calls)

@@ -440,16 +440,32 @@ func (s *Store) recovered(list segmentList, rep recovery.Report) {
 // recordEndsAt reports whether a record of n bytes ends at log position
 // pos, the checkpoint of a clean index (n from its header), so that Open
 // may trust the index without reading it: a checkpoint ahead of the log's
-// data, or inside a record, has no such record. The empty log's checkpoint
-// is 0, with no record. One verified read.
+// data, or inside a record, has no such record. One verified read. With
+// no record (n 0) pos must be where the log starts, 0, or where a
+// compacted segment's range ends: a log cut there by spool recover may
+// end after a record that ends before it.
 func (s *Store) recordEndsAt(pos uint64, n uint32) bool {
-	if pos == 0 || n == 0 || uint64(n) > pos {
-		return pos == 0 && n == 0
+	if n == 0 {
+		return pos == 0 || s.compactedEndAt(pos)
+	}
+	if uint64(n) > pos {
+		return false
 	}
 	v := readView{s: s}
 	defer v.close()
 	var r segment.Record
 	return readRecord(&v, pos-uint64(n), &r) == nil && r.Len() == int(n)
+}
+
+// compactedEndAt reports whether a compacted segment's range ends at log
+// position pos.
+func (s *Store) compactedEndAt(pos uint64) bool {
+	for _, f := range *s.segs.Load() {
+		if f.compacted && f.end.Load() == pos {
+			return true
+		}
+	}
+	return false
 }
 
 // createSegment makes a new, durable, empty segment starting at base, from

@@ -53,7 +53,9 @@
 // last is the length of the log record that ends at the checkpoint (see
 // Index.CheckpointRecordLen), so that a clean index can be checked
 // against the log with one record read; 0 when not recorded. Files written
-// before the field existed hold 0 there (it was reserved).
+// before the field existed hold 0 there (it was reserved); older versions
+// of Spool, which required that 0, reject a newer file as invalid, and
+// their Open rebuilds the index from the log.
 //
 // The byte-order tag 0x01020304 is written little-endian; a writer that
 // stored it in big-endian native order is recognised and rejected. A slot's
@@ -86,8 +88,9 @@
 //   - The first Put after Open, Create or Flush(clean=true) writes clean=0
 //     into the header and syncs the header page before changing any slot.
 //   - Flush(checkpoint, recordLen, clean) syncs every slot page first,
-//     then writes the checkpoint, last and the flag into the header and syncs the header page, so
-//     the header never claims slots that are not on disk.
+//     then writes the checkpoint, last and the flag into the header and
+//     syncs the header page, so the header never claims slots that are
+//     not on disk.
 //   - Create and growth build a complete file under a scratch name, sync it,
 //     rename it into place and sync the directory; Create and Open delete
 //     stale scratch files.

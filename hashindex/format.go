@@ -156,6 +156,10 @@ func decodeHeader(b []byte) (header, string) {
 	if h.annotated > h.count {
 		return header{}, fmt.Sprintf("annotated count %d exceeds count %d", h.annotated, h.count)
 	}
+	// Log records are 8-byte aligned and lie below the checkpoint.
+	if h.lastLen%8 != 0 || uint64(h.lastLen) > h.checkpoint {
+		return header{}, fmt.Sprintf("last record length %d impossible at checkpoint %d", h.lastLen, h.checkpoint)
+	}
 	return h, ""
 }
 

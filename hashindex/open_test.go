@@ -71,6 +71,8 @@ func TestOpenRejects(t *testing.T) {
 		{"file has a partial slot", func(b []byte) []byte { return append(b, 0, 0, 0, 0, 0, 0, 0, 0) }, "want"},
 		{"count > slots", func(b []byte) []byte { le.PutUint64(b[hCount:], 65); reseal(b); return b }, "exceeds"},
 		{"bad clean flag", func(b []byte) []byte { le.PutUint32(b[hClean:], 7); reseal(b); return b }, "clean flag"},
+		{"last record length unaligned", func(b []byte) []byte { le.PutUint32(b[hLastLen:], 12); reseal(b); return b }, "last record length"},
+		{"last record longer than the log", func(b []byte) []byte { le.PutUint32(b[hLastLen:], 104); reseal(b); return b }, "last record length"},
 		{"annotated > count", func(b []byte) []byte { le.PutUint64(b[hAnnotated:], le.Uint64(b[hCount:])+1); reseal(b); return b }, "exceeds count"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"slices"
 
 	"github.com/spooldb/spool/hashindex"
 	"github.com/spooldb/spool/mmapfile"
@@ -51,11 +50,7 @@ func RemoveIndex(dir string) error {
 		return err
 	}
 	defer lock.Close()
-	names, err := fsys.List()
-	if err != nil || !slices.Contains(names, DefaultIndexName) {
-		return err
-	}
-	if err := fsys.Remove(DefaultIndexName); err != nil {
+	if err := removeIndexFile(fsys); err != nil {
 		return fmt.Errorf("recovery: remove the index of %s: %w", dir, err)
 	}
 	return fsys.SyncDir()

@@ -97,26 +97,22 @@ func Truncate(dir, seg string, off int64) (TruncatePlan, error) {
 
 // applyCut carries out p.
 func applyCut(fsys mmapfile.FS, p *TruncatePlan) error {
-	if p.Extend {
-		return createEmptySegment(fsys, p.NewSegment, p.Position, p.NewSegmentSize)
-	}
 	// The copy first: until it is durable nothing else may change.
 	if p.Offset > 0 {
 		if err := copyAside(fsys, p.Segment); err != nil {
 			return err
 		}
 	}
-	// Next the index, synced out before any record goes: a clean index
-	// whose checkpoint lies in zeroed space would let Open skip the scan
-	// and serve entries pointing at records that are gone.
-	names, err := fsys.List()
-	if err != nil {
+	// Next the index, before any record goes: its checkpoint lies past
+	// the cut, where the records it promises durable are no more.
+	if err := removeIndexFile(fsys); err != nil {
 		return err
 	}
-	if slices.Contains(names, DefaultIndexName) {
-		if err := fsys.Remove(DefaultIndexName); err != nil {
+	if p.Extend {
+		if err := fsys.SyncDir(); err != nil {
 			return err
 		}
+		return createEmptySegment(fsys, p.NewSegment, p.Position, p.NewSegmentSize)
 	}
 	later := slices.Clone(p.Later)
 	slices.Reverse(later) // newest first: what remains is always a prefix
@@ -152,6 +148,16 @@ func applyCut(fsys mmapfile.FS, p *TruncatePlan) error {
 	defer f.Close()
 	_, err = zeroTail(f, p.Offset, p.Offset, f.Size()) // syncs what it zeroes
 	return err
+}
+
+// removeIndexFile removes the index, if any; the caller syncs the
+// directory.
+func removeIndexFile(fsys mmapfile.FS) error {
+	names, err := fsys.List()
+	if err != nil || !slices.Contains(names, DefaultIndexName) {
+		return err
+	}
+	return fsys.Remove(DefaultIndexName)
 }
 
 // createEmptySegment creates segment name, starting the log at position

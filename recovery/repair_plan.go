@@ -3,6 +3,7 @@ package recovery
 import (
 	"fmt"
 	"math/bits"
+	"strings"
 
 	"github.com/spooldb/spool/mmapfile"
 	"github.com/spooldb/spool/segment"
@@ -25,13 +26,14 @@ func planTruncate(fsys mmapfile.FS, segs []segName, seg string, off int64) (Trun
 		p.Later = append(p.Later, s.name)
 	}
 	err := mmapfile.Guard(func() error {
-		if i == len(segs)-1 {
+		if i == len(segs)-1 && off == segment.HeaderFlagsAt {
 			if h, compacted := compactedHeader(fsys, segs[i]); compacted {
-				// The log ends in a compacted segment (an earlier cut
-				// stopped before it created the new one): nothing is
-				// cut, a new segment goes after it.
+				// Open's report that the log ends in a compacted
+				// segment: the segments after it are gone (or an
+				// earlier cut stopped before it created the new one).
+				// Nothing is cut; a new segment goes after it.
 				p.Extend, p.Position = true, h.End
-				p.NewSegment, p.NewSegmentSize = segment.FileName(h.End), newSegmentSize
+				p.NewSegment, p.NewSegmentSize = segment.FileName(h.End), segmentSizeIn(fsys, segs)
 				return nil
 			}
 		}
@@ -53,25 +55,52 @@ func planTruncate(fsys mmapfile.FS, segs []segName, seg string, off int64) (Trun
 			return nil
 		}
 		// The segment before the cut ends the log now: when it is a
-		// compacted one, a new segment must follow it, of the size of
-		// the newest segment the cut takes (the store's segment size).
+		// compacted one, a new segment must follow it.
 		if _, compacted := compactedHeader(fsys, segs[i-1]); !compacted {
 			return nil
 		}
-		p.NewSegment, p.NewSegmentSize = segment.FileName(p.Position), newSegmentSize
-		if f, err := fsys.Open(segs[len(segs)-1].name); err == nil {
-			p.NewSegmentSize = max(f.Size(), segment.HeaderSize+segment.RecordHeaderSize)
-			f.Close()
-		}
+		p.NewSegment, p.NewSegmentSize = segment.FileName(p.Position), segmentSizeIn(fsys, segs)
 		return nil
 	})
 	return p, err
 }
 
-// newSegmentSize is the size of the segment a cut creates when it cannot
-// take the size of one it cuts: the engine's default segment size (64 MiB
-// on 64-bit platforms, 16 MiB on 32-bit ones).
-const newSegmentSize = 64 << 20 >> ((64 - bits.UintSize) / 16)
+// segmentSizeIn is the size for a segment a cut creates: that of the
+// largest ordinary segment of segs, or saved aside by an earlier cut (the
+// store's segment size, unless it changed), or the engine's default
+// segment size (64 MiB on 64-bit platforms, 16 MiB on 32-bit ones) when
+// there is none; never below the engine's smallest.
+func segmentSizeIn(fsys mmapfile.FS, segs []segName) int64 {
+	names := make([]string, 0, len(segs))
+	for _, s := range segs {
+		names = append(names, s.name)
+	}
+	if all, err := fsys.List(); err == nil {
+		for _, n := range all {
+			if _, ok := segment.ParseFileName(strings.TrimSuffix(n, BrokenSuffix)); ok && strings.HasSuffix(n, BrokenSuffix) {
+				names = append(names, n)
+			}
+		}
+	}
+	size := int64(0)
+	for _, name := range names {
+		f, err := fsys.Open(name)
+		if err != nil {
+			continue
+		}
+		if h, err := segment.ReadHeader(f.Bytes(), f.Size()); err == nil && !h.Compacted() {
+			size = max(size, f.Size())
+		}
+		f.Close()
+	}
+	if size == 0 {
+		size = 64 << 20 >> ((64 - bits.UintSize) / 16)
+	}
+	return max(size, minNewSegmentSize)
+}
+
+// minNewSegmentSize is the engine's smallest segment size.
+const minNewSegmentSize = 64 << 10
 
 // compactedHeader reports whether s is a compacted segment with a valid
 // header (h), rather than an ordinary, an unreadable or a damaged one.

@@ -250,7 +250,8 @@ func (n *namedRecord) consider(fp hashindex.Fingerprint, e hashindex.Entry, cp u
 // every record before cp when the checkpoint was taken. When nothing
 // follows cp, that record is the log's last (every record is its stream's
 // newest event or system record when written, and stays named until a
-// later one, which would lie past cp) and must end exactly at cp.
+// later one, which would lie past cp) and must end exactly at cp, unless
+// cp is where a compacted segment's range ends (see compactedEndAt).
 //
 // This finds a checkpoint that is not where the log's data ended when it
 // was taken: one ahead of the data (an index newer than the segments
@@ -272,7 +273,7 @@ func checkNewestBelow(segs []Segment, newest *namedRecord, cp, end uint64, rec *
 	switch {
 	case err == nil:
 		recEnd := newest.pos + uint64(rec.Len())
-		if end == cp && recEnd != cp {
+		if end == cp && recEnd != cp && !compactedEndAt(segs, cp) {
 			return 0, fmt.Errorf("%w: the log's last record ends at %d, not at the index's checkpoint %d", ErrReplayUnsafe, recEnd, cp)
 		}
 		if recEnd == cp && uint64(rec.Len()) <= math.MaxUint32 {
@@ -283,6 +284,19 @@ func checkNewestBelow(segs []Segment, newest *namedRecord, cp, end uint64, rec *
 		return 0, nil // damage below the checkpoint
 	}
 	return 0, err
+}
+
+// compactedEndAt reports whether a compacted segment of segs ends at log
+// position pos. Its range ends there, a checksummed header field says so,
+// though its last records may have been dropped: a log cut there (spool
+// recover) ends at pos after a record that ends before it.
+func compactedEndAt(segs []Segment, pos uint64) bool {
+	for _, sg := range segs {
+		if sg.Compacted && sg.End == pos {
+			return true
+		}
+	}
+	return false
 }
 
 // zerosAt reports whether an ordinary segment of segs holds a zero record

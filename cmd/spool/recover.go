@@ -102,7 +102,7 @@ func printPlan(w io.Writer, p recovery.TruncatePlan, done bool) {
 	}
 	switch {
 	case p.Extend:
-		fmt.Fprintf(w, "cut: nothing; %s is a compacted segment and ends the log, which only a segment that is written to may\n", p.Segment)
+		fmt.Fprintf(w, "cut: nothing; %s is a compacted segment and ends the log: the segments written after it are missing, and their records with them\n", p.Segment)
 	case p.Offset == 0:
 		fmt.Fprintf(w, "cut: %s goes whole, as %s; the log %s at position %d\n", p.Segment, p.Whole, verb, p.Position)
 	default:

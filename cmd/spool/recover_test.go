@@ -249,17 +249,42 @@ func TestRecoverTruncateCompactedSegment(t *testing.T) {
 	if n == 0 {
 		t.Fatal("the cut took the first segment too")
 	}
-
-	// A cut that stopped between its moves and the new segment leaves the
-	// log ending in the compacted segment; a second run adds the segment.
-	if err := os.Remove(victim); err != nil { // the new segment, empty
+	// The log ends where the compacted segment's range does, after a
+	// record that may end before it: still a clean reopen, no scan.
+	s, err = engine.Open(dir, opts)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Remove(filepath.Join(dir, "index")); err != nil {
+	if rec := s.Recovered(); !rec.Clean {
+		t.Fatalf("reopened after a clean close as %+v", rec)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// The segments after a compacted one lost (or a cut that stopped
+	// between its moves and the new segment) leave the log ending in the
+	// compacted segment, with a clean index whose checkpoint lies past
+	// it: the next run removes the index and adds a segment, of the size
+	// of those saved aside.
+	s, err = engine.Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		if _, err := s.Append(ctx, "live", engine.Any, engine.Event{Type: "T", Data: []byte(fmt.Sprint("lost ", i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(victim); err != nil { // the new segment, with the 10 events
 		t.Fatal(err)
 	}
 	code, o, e = runCmd("recover", dir, "--truncate")
 	if code != 0 || !strings.Contains(o, "cut: nothing; "+segs[0].name+" is a compacted segment and ends the log") ||
+		!strings.Contains(o, "a new empty segment "+segs[1].name+" (64.00 KiB) starts the log") ||
 		strings.Contains(o, "lost from the log") || !strings.Contains(o, "the store opens") {
 		t.Fatalf("recover --truncate after an interrupted cut: exit %d\n%s%s", code, o, e)
 	}
