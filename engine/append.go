@@ -84,7 +84,9 @@ type indexUpdate struct {
 //
 // Retrying an append whose events (matched by non-zero event ID) already
 // follow the expected version succeeds without writing them again, and
-// returns where they are. In SyncEachCommit mode Append returns only after
+// returns where they are. Any and StreamExists appends are never
+// recognised so; a NoStream retry is looked for where the stream began:
+// at version 0, or at its TruncateBefore after a delete. In SyncEachCommit mode Append returns only after
 // the msync covering its records; once its records are written it waits for
 // that outcome even if ctx is cancelled, so that the result is never
 // ambiguous.
@@ -194,12 +196,18 @@ func (s *Store) appendLocked(stream string, fp hashindex.Fingerprint, expected i
 	now = s.stampLocked(now, &head)
 	if ok, err := s.expectLocked(stream, &head, expected); !ok {
 		if err == nil && expected != Any && expected != StreamExists {
-			// Perhaps a retry of an append that succeeded.
-			exp := expected
-			if exp == NoStream {
-				exp = head.truncateBefore() - 1
+			// Perhaps a retry of an append that succeeded. One with
+			// NoStream landed where the stream began: at its
+			// TruncateBefore (after a delete), or at version 0 (a
+			// TruncateBefore raised since hides part of it).
+			exps := []int64{expected}
+			if expected == NoStream {
+				exps = []int64{head.truncateBefore() - 1, -1}
 			}
-			if head.version > exp {
+			for i, exp := range exps {
+				if head.version <= exp || (i > 0 && exp == exps[0]) {
+					continue
+				}
 				res, end, ok, rerr := s.retriedLocked(stream, head, exp, events)
 				if rerr != nil || ok {
 					return res, end, rerr

@@ -226,3 +226,26 @@ func TestReopenWithLargerSegments(t *testing.T) {
 		})
 	}
 }
+
+// TestNoStreamRetryAfterTruncateBeforeRaised: a NoStream append created a
+// stream, then its TruncateBefore was raised, hiding part of the batch
+// but removing nothing yet. A retry of the append was looked for at the
+// new TruncateBefore only and refused with WrongExpectedVersion; the
+// batch is where the stream began, at version 0, and the retry finds it.
+func TestNoStreamRetryAfterTruncateBeforeRaised(t *testing.T) {
+	s := openT(t, t.TempDir(), nil)
+	defer closeT(t, s)
+	first := appendT(t, s, "a", NoStream, evID(1, "a"), evID(2, "b"))
+	if err := s.SetStreamMetadata(bg, "a", StreamMetadata{TruncateBefore: 1}); err != nil {
+		t.Fatal(err)
+	}
+	before := s.Stats().Events
+	again, err := s.Append(bg, "a", NoStream, evID(1, "a"), evID(2, "b"))
+	if err != nil || again != first || s.Stats().Events != before {
+		t.Fatalf("retry: %+v, %v (first %+v), %d events written", again, err, first, s.Stats().Events-before)
+	}
+	// Not a retry: other IDs.
+	if _, err := s.Append(bg, "a", NoStream, evID(3, "c")); !errors.Is(err, ErrWrongExpectedVersion) {
+		t.Fatalf("NoStream append to the existing stream: %v", err)
+	}
+}
