@@ -86,10 +86,12 @@ type indexUpdate struct {
 // follow the expected version succeeds without writing them again, and
 // returns where they are. Any and StreamExists appends are never
 // recognised so; a NoStream retry is looked for where the stream began:
-// at version 0, or at its TruncateBefore after a delete. In SyncEachCommit mode Append returns only after
-// the msync covering its records; once its records are written it waits for
-// that outcome even if ctx is cancelled, so that the result is never
-// ambiguous.
+// at version 0, or at its TruncateBefore after a delete.
+//
+// In SyncEachCommit mode Append returns only after the msync covering its
+// records; once its records are written it waits for that outcome even if
+// ctx is cancelled, so that the result is never ambiguous (but see
+// ErrFailed).
 func (s *Store) Append(ctx context.Context, stream string, expected int64, events ...Event) (AppendResult, error) {
 	if err := ctx.Err(); err != nil {
 		return AppendResult{}, err
