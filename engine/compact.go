@@ -80,6 +80,13 @@ type CompactReport struct {
 // system record, and its newest event, which the index points at and the
 // next append to the stream links to.
 func (s *Store) Compact(ctx context.Context, opts *CompactOptions) (rep CompactReport, err error) {
+	defer func() {
+		// A fault reading a segment (truncated from outside, or a page
+		// the device cannot give back) fails the store, as on any path.
+		if fe := (*mmapfile.FaultError)(nil); errors.As(err, &fe) {
+			err = s.fail(err)
+		}
+	}()
 	start := time.Now()
 	var o CompactOptions
 	if opts != nil {

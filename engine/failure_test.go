@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -273,4 +274,110 @@ func TestSnapshotIsolation(t *testing.T) {
 	if n != 6 {
 		t.Fatalf("ReadAll saw %d events, want 6", n)
 	}
+}
+
+// TestFaultWhileHandingOutEvents truncates the segment from outside while
+// a read hands out a chunk it decoded. Building the events reads their
+// stream IDs and types from the mapping, and did so outside the fault
+// guard: the process died of SIGBUS. Native only (see TestFaultBecomesError).
+func TestFaultWhileHandingOutEvents(t *testing.T) {
+	if runtime.GOARCH != "amd64" {
+		t.Skip("fault addresses are reported natively on the amd64 CI machine only")
+	}
+	reads := map[string]func(s *Store) func(func(RecordedEvent, error) bool){
+		"ReadAll":        func(s *Store) func(func(RecordedEvent, error) bool) { return s.ReadAll(0) },
+		"ReadStream fwd": func(s *Store) func(func(RecordedEvent, error) bool) { return s.ReadStream("a", 0, Forward) },
+		"ReadStream bwd": func(s *Store) func(func(RecordedEvent, error) bool) { return s.ReadStream("a", End, Backward) },
+	}
+	for name, read := range reads {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			s := openT(t, dir, &Options{SegmentSize: 1 << 20})
+			for i := range 2*readChunk + 10 { // the second chunk's decoding faults
+				// Types vary, so each event's type is compared with the last.
+				appendT(t, s, "a", Any, Event{Type: fmt.Sprint("t", i), Data: make([]byte, 2000+i)})
+			}
+			if err := s.SetStreamMetadata(bg, "a", StreamMetadata{MaxCount: 1000}); err != nil {
+				t.Fatal(err) // so that ReadAll applies retention to the chunk too
+			}
+			n := 0
+			var rerr error
+			for _, err := range read(s) {
+				if err != nil {
+					rerr = err
+					break
+				}
+				if n == 0 { // the rest of the chunk is decoded, not yet handed out
+					if err := os.Truncate(lastSegmentPath(t, dir), 0); err != nil {
+						t.Fatal(err)
+					}
+				}
+				n++
+			}
+			var fe *mmapfile.FaultError
+			if !errors.As(rerr, &fe) {
+				t.Fatalf("after %d events: %v, want a FaultError", n, rerr)
+			}
+			_, err := s.Append(bg, "a", Any, ev("x"))
+			wantErrIs(t, err, ErrFailed)
+			_ = s.Close()
+		})
+	}
+}
+
+// TestFaultInCompactFailsTheStore: a memory fault while Compact reads a
+// segment truncated from outside came back from Compact, but left the
+// store usable: appends were acknowledged as if nothing had happened.
+// Native only (see TestFaultBecomesError).
+func TestFaultInCompactFailsTheStore(t *testing.T) {
+	if runtime.GOARCH != "amd64" {
+		t.Skip("fault addresses are reported natively on the amd64 CI machine only")
+	}
+	dir := t.TempDir()
+	s := openT(t, dir, &Options{SegmentSize: 64 << 10})
+	for i := range 100 {
+		appendT(t, s, fmt.Sprintf("s%d", i%4), Any, Event{Type: "t", Data: make([]byte, 3000)})
+	}
+	if err := s.DeleteStream(bg, "s0", Any); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.Stats().Segments; n < 3 {
+		t.Fatalf("only %d segments", n)
+	}
+	if err := os.Truncate(filepath.Join(dir, "0000000000000000.seg"), 0); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.Compact(bg, &CompactOptions{BytesPerSecond: -1})
+	var fe *mmapfile.FaultError
+	if !errors.As(err, &fe) {
+		t.Fatalf("Compact over a truncated segment: %v, want a FaultError", err)
+	}
+	wantErrIs(t, err, ErrFailed)
+	_, err = s.Append(bg, "s1", Any, ev("after the fault"))
+	wantErrIs(t, err, ErrFailed)
+	_, err = s.StreamVersion("s1")
+	wantErrIs(t, err, ErrFailed)
+	_ = s.Close()
+}
+
+// TestAppendAfterOutsideTruncation: in SyncEachCommit mode records reach
+// the active segment through pwrite, not the mapping, so a truncation
+// from outside never faulted. An append was acknowledged into a file
+// pwrite extended again, sparse, with zeros where the acknowledged records
+// before it were; Close returned nil and marked the index clean; the next
+// Open refused the store. Now the write finds the file shorter than its
+// mapping and fails the store. No signal is involved: it runs under qemu.
+func TestAppendAfterOutsideTruncation(t *testing.T) {
+	dir := t.TempDir()
+	s := openT(t, dir, &Options{SegmentSize: 1 << 20})
+	for range 20 {
+		appendT(t, s, "a", Any, Event{Type: "t", Data: make([]byte, 3000)})
+	}
+	if err := os.Truncate(lastSegmentPath(t, dir), 0); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.Append(bg, "b", Any, ev("after the cut"))
+	wantErrIs(t, err, ErrFailed)
+	wantErrIs(t, err, mmapfile.ErrTruncated)
+	wantErrIs(t, s.Close(), ErrFailed)
 }

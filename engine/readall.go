@@ -47,7 +47,7 @@ func (lr *logReader) drain(ctx context.Context, yield func(RecordedEvent, error)
 		}
 		n, err := lr.fill()
 		for i := range n {
-			if !yield(lr.event(&lr.buf[i]), nil) {
+			if !yield(lr.event(i), nil) {
 				return false
 			}
 		}
@@ -68,13 +68,17 @@ type logReader struct {
 	seg      *mappedSegment
 	segEnd   uint64 // where seg's data ends: the next segment's base
 	buf      [readChunk]segment.Record
-	filter   *Filter
-	key      segment.Key // of the record being looked at
-	peeked   segment.Record
-	header   EventHeader // scratch for filter.Match
-	meta     metaView    // the retention of streams that have one
-	stream   lastName    // the last stream ID handed out
-	typ      lastName    // the last event type handed out
+	// streams and types hold buf's stream IDs and event types as strings,
+	// taken under the fault guard: the records' fields alias the mapping,
+	// and the events handed out must not touch it outside the guard.
+	streams, types [readChunk]string
+	filter         *Filter
+	key            segment.Key // of the record being looked at
+	peeked         segment.Record
+	header         EventHeader // scratch for filter.Match
+	meta           metaView    // the retention of streams that have one
+	stream         lastName    // the last stream ID handed out
+	typ            lastName    // the last event type handed out
 	// In a compacted segment (mapSeg), the position map index of the
 	// record after the one ending at mapPos: saves a search per record.
 	mapSeg  *mappedSegment
@@ -177,6 +181,8 @@ func (lr *logReader) fill() (int, error) {
 				testHookDecoded()
 			}
 			if visible(r.Flags) {
+				lr.streams[n] = lr.stream.get(&lr.s.names, r.Stream)
+				lr.types[n] = lr.typ.get(&lr.s.names, r.Type)
 				n++
 			}
 		}
@@ -206,11 +212,11 @@ func (lr *logReader) retained(n int) int {
 	kept := 0
 	for i := range n {
 		r := &lr.buf[i]
-		if !lr.meta.shows(r.Stream, r.Version, r.Timestamp) {
+		if !lr.meta.shows(lr.streams[i], r.Version, r.Timestamp) {
 			continue
 		}
 		if kept != i {
-			lr.buf[kept] = *r
+			lr.buf[kept], lr.streams[kept], lr.types[kept] = *r, lr.streams[i], lr.types[i]
 		}
 		kept++
 	}
@@ -264,15 +270,18 @@ func visible(f segment.Flags) bool {
 // systemFlags mark records that are not events.
 const systemFlags = segment.FlagMetadata | segment.FlagDeleted | segment.FlagTombstone
 
-func (lr *logReader) event(r *segment.Record) RecordedEvent {
+// event is the event of buf[i]. It reads no mapped byte: Data and Metadata
+// alias the mapping, and the caller reads them.
+func (lr *logReader) event(i int) RecordedEvent {
+	r := &lr.buf[i]
 	return RecordedEvent{
-		Stream:   lr.stream.get(&lr.s.names, r.Stream),
+		Stream:   lr.streams[i],
 		Version:  r.Version,
 		Position: r.Position,
 		Next:     r.End(),
 		Time:     time.Unix(0, r.Timestamp),
 		ID:       r.ID,
-		Type:     lr.typ.get(&lr.s.names, r.Type),
+		Type:     lr.types[i],
 		Data:     nilIfEmpty(r.Data),
 		Metadata: nilIfEmpty(r.Metadata),
 	}

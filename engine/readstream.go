@@ -64,7 +64,11 @@ type streamReader struct {
 	view   readView
 	stream string
 	buf    [readChunk]segment.Record
-	types  lastName // the last event type handed out
+	// typeNames holds buf's event types as strings, taken under the fault
+	// guard: the records' fields alias the mapping, and the events handed
+	// out must not touch it outside the guard.
+	typeNames [readChunk]string
+	types     lastName // the last event type handed out
 	// maxHeld bounds the segments a chunk's records may span (the view
 	// holds them all until the chunk is yielded): a chunk ends early
 	// rather than map more.
@@ -239,7 +243,7 @@ func (sr *streamReader) backward(r segment.Record, from int64, yield func(Record
 		n := 0
 		err := sr.guard(func() error {
 			for n < readChunk {
-				sr.buf[n] = r
+				sr.buf[n], sr.typeNames[n] = r, sr.types.get(&sr.s.names, r.Type)
 				n++
 				if r.Version <= sr.lo {
 					return nil
@@ -258,7 +262,7 @@ func (sr *streamReader) backward(r segment.Record, from int64, yield func(Record
 			return nil
 		})
 		for i := range n {
-			if !sr.hidden(&sr.buf[i]) && !yield(sr.event(&sr.buf[i]), nil) {
+			if !sr.hidden(&sr.buf[i]) && !yield(sr.event(i), nil) {
 				return
 			}
 		}
@@ -291,7 +295,7 @@ func (sr *streamReader) forward(top segment.Record, from int64, yield func(Recor
 				return err
 			}
 			for i := n - 1; ; i-- {
-				sr.buf[i] = r
+				sr.buf[i], sr.typeNames[i] = r, sr.types.get(&sr.s.names, r.Type)
 				if i == 0 {
 					return nil
 				}
@@ -322,7 +326,7 @@ func (sr *streamReader) forward(top segment.Record, from int64, yield func(Recor
 			continue
 		}
 		for i := range n {
-			if !sr.hidden(&sr.buf[i]) && !yield(sr.event(&sr.buf[i]), nil) {
+			if !sr.hidden(&sr.buf[i]) && !yield(sr.event(i), nil) {
 				return
 			}
 		}
@@ -350,7 +354,10 @@ func (sr *streamReader) seekGuarded(r *segment.Record, target int64, pin *mapped
 	return seekVersion(&sr.view, sr.stream, r, target)
 }
 
-func (sr *streamReader) event(r *segment.Record) RecordedEvent {
+// event is the event of buf[i]. It reads no mapped byte: Data and Metadata
+// alias the mapping, and the caller reads them.
+func (sr *streamReader) event(i int) RecordedEvent {
+	r := &sr.buf[i]
 	return RecordedEvent{
 		Stream:   sr.stream,
 		Version:  r.Version,
@@ -358,7 +365,7 @@ func (sr *streamReader) event(r *segment.Record) RecordedEvent {
 		Next:     r.End(),
 		Time:     time.Unix(0, r.Timestamp),
 		ID:       r.ID,
-		Type:     sr.types.get(&sr.s.names, r.Type),
+		Type:     sr.typeNames[i],
 		Data:     nilIfEmpty(r.Data),
 		Metadata: nilIfEmpty(r.Metadata),
 	}

@@ -174,11 +174,11 @@ func (v *metaView) unlock() {
 
 // shows reports whether a log reader returns version v of stream, appended
 // at ts. Called between lock and unlock.
-func (v *metaView) shows(stream []byte, ver, ts int64) bool {
+func (v *metaView) shows(stream string, ver, ts int64) bool {
 	if !v.locked {
 		return true
 	}
-	m, ok := v.t.m[string(stream)]
+	m, ok := v.t.m[stream]
 	return !ok || m.shows(ver, ts, v.now, m.last)
 }
 

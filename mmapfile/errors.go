@@ -24,6 +24,11 @@ var (
 	// outside the file.
 	ErrInvalidRange = errors.New("mmapfile: range outside the file")
 
+	// ErrTruncated is returned by WriteAt when the file is shorter than
+	// its mapping: something truncated it from outside. Writing anyway
+	// would extend it again, sparse, over the data it lost.
+	ErrTruncated = errors.New("mmapfile: file truncated from outside")
+
 	// ErrEmptyFile is returned by Open for a file of size zero, which cannot
 	// be mapped and is never produced by Create.
 	ErrEmptyFile = errors.New("mmapfile: file is empty")

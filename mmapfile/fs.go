@@ -41,7 +41,9 @@ type File interface {
 	// both share the page cache. Like a store to Bytes, the write is
 	// durable only after Sync covers it. Making pages dirtied this way
 	// durable costs less than for pages dirtied through the mapping (no
-	// page-table write-protection and TLB shootdown on write-back).
+	// page-table write-protection and TLB shootdown on write-back). A file
+	// truncated from outside is not written (ErrTruncated): a store to the
+	// mapping would fault there.
 	WriteAt(p []byte, off int64) error
 	// ReadAt copies the file's bytes at off into p (pread), as io.ReaderAt
 	// does; they are the bytes Bytes shows. A scan that reads a file once

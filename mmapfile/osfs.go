@@ -252,6 +252,14 @@ func (of *osFile) WriteAt(p []byte, off int64) error {
 	if off < 0 || int64(len(p)) > int64(len(of.data))-off {
 		return fmt.Errorf("%w: write %d bytes at %d of %s (%d bytes)", ErrInvalidRange, len(p), off, of.Name(), len(of.data))
 	}
+	// A store through the mapping faults where the file was cut; a pwrite
+	// past its end would extend it instead, sparse, and the data the cut
+	// took would read as zeros without a word. One byte read first (a
+	// pread of a cached page) tells.
+	var last [1]byte
+	if n, _ := of.f.ReadAt(last[:], int64(len(of.data))-1); n != 1 {
+		return fmt.Errorf("%w: %s is shorter than its %d bytes", ErrTruncated, of.Name(), len(of.data))
+	}
 	// os.File.WriteAt retries short writes and EINTR.
 	if _, err := of.f.WriteAt(p, off); err != nil {
 		return fmt.Errorf("mmapfile: write %s [%d, %d): %w", of.Name(), off, off+int64(len(p)), err)

@@ -493,6 +493,23 @@ func TestWriteAt(t *testing.T) {
 	}
 }
 
+// TestWriteAtTruncatedFile: a file truncated from outside is not written.
+// A pwrite used to extend it again, sparse, so that the bytes the cut took
+// read as zeros and nothing said so (a store to the mapping faults there).
+func TestWriteAtTruncatedFile(t *testing.T) {
+	fsys, dir := openDir(t)
+	f := create(t, fsys, "f", 2*page)
+	if err := os.Truncate(filepath.Join(dir, "f"), page); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.WriteAt([]byte("x"), 10); !errors.Is(err, mmapfile.ErrTruncated) {
+		t.Fatalf("WriteAt to a truncated file: %v, want ErrTruncated", err)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "f")); err != nil || fi.Size() != page {
+		t.Fatalf("the refused write changed the file's size: %v", err)
+	}
+}
+
 func TestAdviseNeverFails(t *testing.T) {
 	fsys, _ := openDir(t)
 	size := 2*page + 1
