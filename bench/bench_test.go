@@ -216,7 +216,7 @@ func loadFixture(b *testing.B) *LoadStore {
 		r := NewRunner(Config{LoadStreams: streams, LoadPerStream: per, Settle: -1}, fixture.dir, nil)
 		fixture.ls, _, fixture.err = r.Load(context.Background(), filepath.Join(fixture.dir, "L"))
 		if fixture.err == nil {
-			_, fixture.err = r.ReadStreams(fixture.ls) // warm-up and check
+			_, fixture.err = r.ReadStreams(context.Background(), fixture.ls) // warm-up and check
 		}
 	})
 	if fixture.err != nil {

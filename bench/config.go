@@ -173,6 +173,15 @@ func (c Config) Validate() error {
 	if c.Batch > engine.MaxEventsPerAppend || c.LoadBatch > engine.MaxEventsPerAppend {
 		return fmt.Errorf("bench: batch larger than %d", engine.MaxEventsPerAppend)
 	}
+	// A batch must fit a segment (less its header; 4 KiB spares every
+	// stream name's length): found here, not after the rows before W1b.
+	seg := c.Options.SegmentSize
+	if seg == 0 {
+		seg = engine.DefaultSegmentSize
+	}
+	if b := int64(max(c.Batch, c.LoadBatch)); b*RecordSize > seg-4096 {
+		return fmt.Errorf("bench: a batch of %d events (%d bytes) does not fit a %d-byte segment", b, b*RecordSize, seg)
+	}
 	return c.Options.Validate()
 }
 

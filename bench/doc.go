@@ -36,6 +36,11 @@
 //	     and Open the copy: recovery time, page cache warm. Runs before W4.
 //	W4   Close the L store, then Open it again (clean) a few times: wall
 //	     time and Store.OpenDuration.
+//	W6   compaction: stores whose events are 50% and 90% dead (streams
+//	     deleted) compacted alone (MB/s of the segment files rewritten);
+//	     then 16 durable writers appending to a 90%-dead store: alone,
+//	     while it compacts at full speed, and while it compacts at the
+//	     engine's default rate (64 MiB/s).
 //
 // Events are 100-byte JSON payloads ({"user":123,"n":456,"pad":"xx…"}) of
 // type "UserEvent", so an encoded record is 224 bytes.
@@ -61,8 +66,8 @@
 // quiet, so the write-back of earlier workloads is not charged to it; then
 // it opens the store, whose first segment is created and synced inside
 // Open, and starts the window. Spare segments the engine prepares in the
-// background during the window — the one Open asks for, and one per roll —
-// are charged to the workload, and the window ends only once no spare is
+// background during the window — one once the active segment is half
+// full, and one per roll — are charged to the workload, and the window ends only once no spare is
 // half-prepared: that zero-fill is part of the cost of appending, and on a
 // short run one 64 MiB spare weighs a lot, so the notes say how many spares
 // were prepared and what the ratio is without their zero-fill. The raw

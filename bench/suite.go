@@ -41,10 +41,13 @@ func (r *Runner) Suite(ctx context.Context) ([]Result, error) {
 		out = append(out, res)
 	}
 	pair := func(workload, params string, writers, events, batch int) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		var raw Result
 		if !c.NoRaw {
 			var err error
-			if raw, err = r.RawRow(workload, params, writers, events, batch); err != nil {
+			if raw, err = r.RawRow(ctx, workload, params, writers, events, batch); err != nil {
 				return err
 			}
 			emit(raw)
@@ -77,6 +80,9 @@ func (r *Runner) Suite(ctx context.Context) ([]Result, error) {
 	}
 	if c.Wants("W1c") {
 		for _, w := range c.NoSyncWriters {
+			if err := ctx.Err(); err != nil {
+				return out, err
+			}
 			res, err := r.AppendRow(ctx, "W1c", fmt.Sprintf("C=%d", w), engine.NoSync, w, c.Events, 1)
 			if err != nil {
 				return out, err
@@ -84,12 +90,20 @@ func (r *Runner) Suite(ctx context.Context) ([]Result, error) {
 			emit(res)
 		}
 	}
+	// Between workloads the run stops once ctx ends (Ctrl-C): not every
+	// workload looks at it while it runs.
+	if err := ctx.Err(); err != nil {
+		return out, err
+	}
 	if c.Wants("S1") {
 		res, err := r.LiveFollow(ctx)
 		if err != nil {
 			return out, err
 		}
 		emit(res)
+	}
+	if err := ctx.Err(); err != nil {
+		return out, err
 	}
 	if c.Wants("S2") {
 		rows, err := r.Subscribers(ctx)
@@ -100,6 +114,9 @@ func (r *Runner) Suite(ctx context.Context) ([]Result, error) {
 			return out, err
 		}
 	}
+	if err := ctx.Err(); err != nil {
+		return out, err
+	}
 	if c.Wants("L") {
 		ls, res, err := r.Load(ctx, "")
 		if err != nil {
@@ -108,7 +125,7 @@ func (r *Runner) Suite(ctx context.Context) ([]Result, error) {
 		defer ls.Close()
 		emit(res)
 		if c.Wants("W2") {
-			rows, err := r.ReadStreams(ls)
+			rows, err := r.ReadStreams(ctx, ls)
 			if err != nil {
 				return out, err
 			}
@@ -118,6 +135,9 @@ func (r *Runner) Suite(ctx context.Context) ([]Result, error) {
 		}
 		if c.Wants("W3") {
 			for _, scan := range []func(*LoadStore) (Result, error){r.ScanAll, r.ScanFiltered} {
+				if err := ctx.Err(); err != nil {
+					return out, err
+				}
 				res, err := scan(ls)
 				if err != nil {
 					return out, err
@@ -125,12 +145,18 @@ func (r *Runner) Suite(ctx context.Context) ([]Result, error) {
 				emit(res)
 			}
 		}
+		if err := ctx.Err(); err != nil {
+			return out, err
+		}
 		if c.Wants("W5") {
 			res, err := r.OpenCrashed(ls)
 			if err != nil {
 				return out, err
 			}
 			emit(res)
+		}
+		if err := ctx.Err(); err != nil {
+			return out, err
 		}
 		if c.Wants("W4") {
 			res, err := r.OpenClean(ls)
@@ -142,6 +168,9 @@ func (r *Runner) Suite(ctx context.Context) ([]Result, error) {
 		if err := ls.Close(); err != nil { // its space, before W6 builds three more
 			return out, err
 		}
+	}
+	if err := ctx.Err(); err != nil {
+		return out, err
 	}
 	if c.Wants("W6") {
 		rows, err := r.Compaction(ctx)

@@ -112,8 +112,9 @@ func engineWriter(ctx context.Context, s *engine.Store, batch int) func(int) App
 	}
 }
 
-// RawRow runs the raw baseline with the given writers, events and batch.
-func (r *Runner) RawRow(workload, params string, writers, events, batch int) (Result, error) {
+// RawRow runs the raw baseline with the given writers, events and batch,
+// until ctx ends.
+func (r *Runner) RawRow(ctx context.Context, workload, params string, writers, events, batch int) (Result, error) {
 	res := Result{Workload: workload, Params: params, Durability: "raw-pre", Raw: true}
 	dir := r.scratch("raw")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -130,12 +131,17 @@ func (r *Runner) RawRow(workload, params string, writers, events, batch int) (Re
 	if err != nil {
 		return res, err
 	}
+	ended, stopWatching := watchDone(ctx)
+	defer stopWatching()
 	w := r.begin()
 	d, err := Drive(DriveSpec{Writers: writers, Events: events, Batch: batch, Streams: streams, Cap: r.Cfg.DurationCap},
 		func(int) AppendFunc {
 			data := make([][]byte, batch)
 			bufs := make([]byte, batch*PayloadSize)
 			return func(stream string, si, first, n int) error {
+				if ended.Load() {
+					return ctx.Err()
+				}
 				for j := range n {
 					data[j] = FillPayload(bufs[j*PayloadSize:], si, first+j)
 				}
@@ -326,12 +332,17 @@ func (r *Runner) Load(ctx context.Context, dir string) (*LoadStore, Result, erro
 }
 
 // ReadStreams runs W2 on the L store: a warm-up read of every stream, then
-// Reads random whole streams forward, then Reads backward. Every read is
-// checked: stream, count and version order.
-func (r *Runner) ReadStreams(ls *LoadStore) ([]Result, error) {
+// Reads random whole streams forward, then Reads backward, until ctx ends.
+// Every read is checked: stream, count and version order.
+func (r *Runner) ReadStreams(ctx context.Context, ls *LoadStore) ([]Result, error) {
 	s := ls.Store
+	ended, stopWatching := watchDone(ctx)
+	defer stopWatching()
 	err := watch(r.Cfg.Stall, "W2 warm-up", func(progress *atomic.Int64) error {
 		for i, name := range ls.Streams {
+			if ended.Load() {
+				return ctx.Err()
+			}
 			if _, _, err := readStream(s, name, engine.Forward, ls.PerStream); err != nil {
 				return fmt.Errorf("W2 warm-up: %w", err)
 			}
@@ -357,6 +368,9 @@ func (r *Runner) ReadStreams(ls *LoadStore) ([]Result, error) {
 		err := watch(r.Cfg.Stall, "W2 "+p, func(progress *atomic.Int64) error {
 			start := time.Now()
 			for i := range r.Cfg.Reads {
+				if ended.Load() {
+					return ctx.Err()
+				}
 				name := ls.Streams[rng.IntN(len(ls.Streams))]
 				t0 := time.Now()
 				n, b, err := readStream(s, name, dir, ls.PerStream)
@@ -702,4 +716,12 @@ func prepNotes(dir string, o *engine.Options, rolls uint64, dev, committed int64
 		s += fmt.Sprintf(" (dev B/B without their zero-fill ≈ %.2f)", max(float64(dev-spares*size), 0)/float64(committed))
 	}
 	return s
+}
+
+// watchDone returns a flag that turns true when ctx ends, for loops that
+// check it at every step: a load, where ctx.Err takes a lock that hundreds
+// of writers would contend for. stop releases the watch.
+func watchDone(ctx context.Context) (ended *atomic.Bool, stop func() bool) {
+	ended = new(atomic.Bool)
+	return ended, context.AfterFunc(ctx, func() { ended.Store(true) })
 }

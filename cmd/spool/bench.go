@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/spooldb/spool/bench"
@@ -24,7 +25,10 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	}
 	cfg := br.cfg
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	// SIGTERM and SIGHUP too (timeout, kill, a closed terminal, CI): the
+	// run must stop and remove its temporary directory, which holds
+	// hundreds of megabytes.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	// Measured before the run: the facts describe the machine as the run
 	// found it, and the bench directory exists now.

@@ -156,8 +156,8 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchRun, error) {
 	// Fail before a long run, not after it, when the results cannot be
 	// written.
 	if *jsonPath != "" {
-		if st, err := os.Stat(filepath.Dir(*jsonPath)); err != nil || !st.IsDir() {
-			return benchRun{}, fmt.Errorf("%w: --json %s: %s is not a directory", errUsage, *jsonPath, filepath.Dir(*jsonPath))
+		if err := writable(*jsonPath); err != nil {
+			return benchRun{}, fmt.Errorf("%w: --json %s: %w", errUsage, *jsonPath, err)
 		}
 	}
 	if *reportDir != "" {
@@ -166,4 +166,20 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchRun, error) {
 		}
 	}
 	return benchRun{cfg: cfg, small: *small, rounds: *rounds, jsonPath: *jsonPath, reportDir: *reportDir}, nil
+}
+
+// writable reports why a file cannot be written at path (nil when it
+// can): path is a directory, or its directory is missing or refuses a new
+// file. It leaves nothing behind.
+func writable(path string) error {
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return fmt.Errorf("%s is a directory", path)
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), ".spool-bench-probe-*")
+	if err != nil {
+		return fmt.Errorf("cannot write into %s: %w", filepath.Dir(path), err)
+	}
+	name := f.Name()
+	f.Close()
+	return os.Remove(name)
 }

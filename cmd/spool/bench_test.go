@@ -66,10 +66,23 @@ func TestBenchFlagsRejectBadSizes(t *testing.T) {
 		{"--load", "10x10junk"}, {"--load", "10x10x10"}, {"--load", "x10"}, {"--load", "0x10"}, {"--load", "10"},
 		{"--events", "999999999999"}, {"--load", "2000000000x2000000000"}, {"--streams", "1000000000"},
 		{"--opens", "1000000"},
+		// A batch larger than a segment failed only when W1b ran, after
+		// every W1 row; a writer count given twice read as two rounds.
+		{"--segment-size", "64k", "--batch", "1000"},
+		{"--writers", "2,2"}, {"--nosync-writers", "16,1,16"},
 	} {
 		if _, err := parseBenchFlags(append(args, "--dir", t.TempDir()), io.Discard); err == nil {
 			t.Errorf("spool bench %s accepted", strings.Join(args, " "))
 		}
+	}
+	// --json naming a directory, or into one that refuses files, failed
+	// only after the whole run (the check looked at its directory only).
+	dir := t.TempDir()
+	if _, err := parseBenchFlags([]string{"--dir", dir, "--json", dir}, io.Discard); err == nil {
+		t.Errorf("--json %s (a directory) accepted", dir)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("the --json checks left %d files in %s", len(ents), dir)
 	}
 	br, err := parseBenchFlags([]string{"--load", "20x30", "--events", "1", "--dir", t.TempDir()}, io.Discard)
 	if err != nil || br.cfg.LoadStreams != 20 || br.cfg.LoadPerStream != 30 || br.cfg.Events != 1 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"text/tabwriter"
@@ -21,6 +22,10 @@ func runCompact(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	opts, err := compactOptions(*minDead, *rate)
+	if err != nil {
+		return err
+	}
 	s, err := openExisting(dir)
 	if err != nil {
 		return err
@@ -34,11 +39,8 @@ func runCompact(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	bar := newCompactBar(stderr)
-	rep, err := s.Compact(ctx, &engine.CompactOptions{
-		MinDeadRatio:   *minDead,
-		BytesPerSecond: max(int64(*rate*1e6), -1), // -1: no limit
-		Progress:       bar.update,
-	})
+	opts.Progress = bar.update
+	rep, err := s.Compact(ctx, opts)
 	bar.finish()
 	if err != nil {
 		return err
@@ -122,4 +124,21 @@ func (b *compactBar) finish() {
 	if b.tty && b.drawn {
 		fmt.Fprintln(b.w)
 	}
+}
+
+// compactOptions turns the flags into the engine's options. The engine
+// reads 0 as its defaults (a ratio of 0.5, 64 MB/s) and a negative rate as
+// no limit: the flags mean what their help says, or are refused.
+func compactOptions(minDead, rate float64) (*engine.CompactOptions, error) {
+	if !(minDead > 0 && minDead <= 1) {
+		return nil, fmt.Errorf("%w: --min-dead %v: want a share of dead bytes in (0, 1]", errUsage, minDead)
+	}
+	if !(rate >= 0) || math.IsInf(rate, 1) {
+		return nil, fmt.Errorf("%w: --rate %v: want MB/s, or 0 for no limit", errUsage, rate)
+	}
+	o := &engine.CompactOptions{MinDeadRatio: minDead, BytesPerSecond: -1}
+	if rate > 0 {
+		o.BytesPerSecond = max(int64(min(rate*1e6, math.MaxInt64/2)), 1)
+	}
+	return o, nil
 }

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -72,6 +73,10 @@ func parseInts(s string) ([]int, error) {
 		n, err := strconv.Atoi(f)
 		if err != nil || n < 1 {
 			return nil, fmt.Errorf("%w: bad number %q in %q", errUsage, f, s)
+		}
+		if slices.Contains(out, n) {
+			// Two rows with one key would read as two rounds of it.
+			return nil, fmt.Errorf("%w: %d twice in %q", errUsage, n, s)
 		}
 		out = append(out, n)
 	}

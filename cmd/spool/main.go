@@ -32,7 +32,7 @@ type command struct {
 }
 
 var commands = []command{
-	{"bench", "[flags] | compare A.json B.json", "run the benchmark suite (W1-W5, S1-S2, raw baseline); compare two --json results", runBench},
+	{"bench", "[flags] | compare A.json B.json", "run the benchmark suite (W1-W6, S1-S2, raw baseline); compare two --json results", runBench},
 	{"stat", "DIR", "open the store in DIR and print its statistics", runStat},
 	{"dump", "DIR [--stream S] [--from POS] [--limit N]", "print events of the whole log or of one stream", runDump},
 	{"verify", "DIR", "check every record, chain and index entry without changing anything", runVerify},
@@ -49,7 +49,7 @@ func usage(w io.Writer) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, `stat, dump and compact open the store as an application would: after an`)
-	fmt.Fprintln(w, `unclean stop that recovers it (cuts a torn tail, rebuilds the index) and`)
+	fmt.Fprintln(w, `unclean stop that recovers it (cuts a torn tail, replays or rebuilds the index) and`)
 	fmt.Fprintln(w, `writes the index back; verify changes nothing.`)
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, `Run "spool <command> -h" for a command's flags.`)

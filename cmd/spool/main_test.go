@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -149,7 +151,58 @@ func TestCompact(t *testing.T) {
 	if code, o, e := runCmd("verify", dir); code != 0 {
 		t.Errorf("verify after compact: %d\n%s\n%s", code, o, e)
 	}
-	if code, _, e := runCmd("compact", dir, "--min-dead", "3"); code != 1 || !strings.Contains(e, "MinDeadRatio") {
-		t.Errorf("compact --min-dead 3: %d %q", code, e)
+	// Out of range, and 0, which the engine reads as its default 0.5
+	// (the flag used to pass it on); a --rate of 0 means no limit, which
+	// the engine spells -1 (0 is its default, 64 MB/s).
+	for _, bad := range [][]string{{"--min-dead", "3"}, {"--min-dead", "0"}, {"--min-dead", "NaN"}, {"--rate", "-1"}} {
+		if code, _, e := runCmd(append([]string{"compact", dir}, bad...)...); code != 1 || !strings.Contains(e, "usage error: "+bad[0]) {
+			t.Errorf("compact %v: %d %q", bad, code, e)
+		}
+	}
+}
+
+// TestCompactOptions: the flags mean what their help says. A --rate of 0
+// ("no limit") used to reach the engine as 0, its default of 64 MB/s, and
+// one below a byte per second too.
+func TestCompactOptions(t *testing.T) {
+	for _, c := range []struct {
+		rate float64
+		want int64
+	}{{0, -1}, {0.5, 500_000}, {200, 200_000_000}, {1e-9, 1}} {
+		o, err := compactOptions(0.5, c.rate)
+		if err != nil || o.BytesPerSecond != c.want || o.MinDeadRatio != 0.5 {
+			t.Errorf("--rate %v: %+v, %v; want %d bytes/s", c.rate, o, err, c.want)
+		}
+	}
+}
+
+// TestStatSaysReplayed: stat of a store left unclean (here a copy of a
+// running one) said "index rebuilt" when Open had only replayed the index
+// from its checkpoint.
+func TestStatSaysReplayed(t *testing.T) {
+	dir, copyDir := t.TempDir(), t.TempDir()
+	s, err := engine.Open(dir, &engine.Options{SegmentSize: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for i := range 30 {
+		if _, err := s.Append(context.Background(), fmt.Sprint("s", i%3), engine.Any, engine.Event{Type: "t", Data: []byte("x")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*.seg"))
+	for _, f := range append(files, filepath.Join(dir, "index")) {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(copyDir, filepath.Base(f)), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, o, e := runCmd("stat", copyDir)
+	if code != 0 || !strings.Contains(o, "index replayed from its checkpoint") {
+		t.Fatalf("stat of an unclean copy: exit %d\n%s%s", code, o, e)
 	}
 }

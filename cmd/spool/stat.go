@@ -36,8 +36,12 @@ func runStat(args []string, stdout, stderr io.Writer) error {
 	if rec.Clean {
 		fmt.Fprintf(w, "recovery:\tnone (clean close; index reused)\n")
 	} else {
-		fmt.Fprintf(w, "recovery:\tindex rebuilt from %d records, %d streams; %d torn bytes cut; %d empty segments removed\n",
-			rec.Records, rec.Streams, rec.TornBytes, rec.RemovedSegments)
+		how := "index rebuilt from the whole log"
+		if rec.ReplayedIndex {
+			how = "index replayed from its checkpoint"
+		}
+		fmt.Fprintf(w, "recovery:\t%s: %d records scanned, %d streams; %d torn bytes cut; %d empty segments removed\n",
+			how, rec.Records, rec.Streams, rec.TornBytes, rec.RemovedSegments)
 	}
 	fmt.Fprintf(w, "streams:\t%d\n", st.Streams)
 	fmt.Fprintf(w, "segments:\t%d\n", st.Segments)
