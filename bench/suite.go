@@ -124,6 +124,9 @@ func (r *Runner) Suite(ctx context.Context) ([]Result, error) {
 		}
 		defer ls.Close()
 		emit(res)
+		if err := ctx.Err(); err != nil {
+			return out, err
+		}
 		if c.Wants("W2") {
 			rows, err := r.ReadStreams(ctx, ls)
 			if err != nil {

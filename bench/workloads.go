@@ -723,5 +723,9 @@ func prepNotes(dir string, o *engine.Options, rolls uint64, dev, committed int64
 // of writers would contend for. stop releases the watch.
 func watchDone(ctx context.Context) (ended *atomic.Bool, stop func() bool) {
 	ended = new(atomic.Bool)
-	return ended, context.AfterFunc(ctx, func() { ended.Store(true) })
+	stop = context.AfterFunc(ctx, func() { ended.Store(true) })
+	if ctx.Err() != nil {
+		ended.Store(true) // AfterFunc's goroutine may not have run yet
+	}
+	return ended, stop
 }
