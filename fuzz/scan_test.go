@@ -193,7 +193,7 @@ func checkRebuilt(fs mmapfile.FS, segs []recovery.Segment, imgs []segImage, ix *
 			return fmt.Errorf("segment %s: kept %v, still listed %v", sg.Name, i < kept, !(i < kept))
 		}
 	}
-	heads := map[string]segment.Record{}
+	heads := map[string]streamHead{}
 	records := 0
 	for i, sg := range segs[:kept] {
 		data := segBytes(sg)
@@ -203,7 +203,13 @@ func checkRebuilt(fs mmapfile.FS, segs []recovery.Segment, imgs []segImage, ix *
 		}
 		records += len(st.records)
 		for _, r := range st.records {
-			heads[string(r.Stream)] = r
+			h := heads[string(r.Stream)]
+			if r.Flags&(segment.FlagMetadata|segment.FlagDeleted|segment.FlagTombstone) != 0 {
+				h.sys, h.hasSys = r, true
+			} else {
+				h.event, h.hasEvent = r, true
+			}
+			heads[string(r.Stream)] = h
 		}
 		if i < kept-1 {
 			// Only the last kept segment may change.
@@ -233,9 +239,19 @@ func checkRebuilt(fs mmapfile.FS, segs []recovery.Segment, imgs []segImage, ix *
 	return checkIndexHeads(ix, segs[:kept], heads, rep.End)
 }
 
+// streamHead is what a rebuilt index must say of a stream: its newest
+// event and its newest system record (metadata, delete, tombstone), as a
+// scan of the log finds them.
+type streamHead struct {
+	event, sys       segment.Record
+	hasEvent, hasSys bool
+}
+
 // checkIndexHeads checks a rebuilt index against the streams' newest
-// records.
-func checkIndexHeads(ix *hashindex.Index, segs []recovery.Segment, heads map[string]segment.Record, end uint64) error {
+// records: the tail names the newest event (Version its version), or the
+// newest system record when the stream has no event (Version -1); Aux
+// names the newest system record (its position + 1), or is 0.
+func checkIndexHeads(ix *hashindex.Index, segs []recovery.Segment, heads map[string]streamHead, end uint64) error {
 	if err := ix.Validate(); err != nil {
 		return fmt.Errorf("rebuilt index does not validate: %v", err)
 	}
@@ -253,8 +269,18 @@ func checkIndexHeads(ix *hashindex.Index, segs []recovery.Segment, heads map[str
 		if err != nil || !ok {
 			return fmt.Errorf("rebuilt index: lookup %q: %v, %v", stream, ok, err)
 		}
-		if e.Tail != h.Position || e.Version != h.Version || e.State != hashindex.Live {
-			return fmt.Errorf("rebuilt index: %q -> %+v, newest record is version %d at %d", stream, e, h.Version, h.Position)
+		tail, version, aux := h.sys.Position, int64(-1), uint64(0)
+		if h.hasEvent {
+			tail, version = h.event.Position, h.event.Version
+		}
+		if h.hasSys {
+			aux = h.sys.Position + 1
+		}
+		// The state follows the system records (a delete, revived by a
+		// later event or not; a tombstone): checked without them only.
+		if e.Tail != tail || e.Version != version || e.Aux != aux || (!h.hasSys && e.State != hashindex.Live) {
+			return fmt.Errorf("rebuilt index: %q -> %+v, want tail %d, version %d, aux %d (newest event %v, system record %v)",
+				stream, e, tail, version, aux, h.hasEvent, h.hasSys)
 		}
 	}
 	return nil
