@@ -70,7 +70,8 @@ type CompactReport struct {
 // positions, index entries and back-pointers stay valid.
 //
 // It runs alongside appends and reads: readers that hold a segment being
-// replaced keep reading it until they are done. It stops when ctx ends or
+// replaced keep reading it until they are done. Progress may call the
+// store's methods, but not Close: Close waits for the Compact running it. It stops when ctx ends or
 // the store closes, leaving every segment it had not yet swapped as it
 // was; a crash at any point leaves either the old segments or their
 // replacement (Open finishes or rolls back an interrupted swap). One

@@ -85,6 +85,10 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchRun, error) {
 		cfg = bench.SmallConfig()
 	}
 	cfg.Dir, cfg.Only, cfg.NoRaw = *dir, parseList(*only), *noRaw
+	if strings.TrimSpace(*only) != "" && len(cfg.Only) == 0 {
+		// An empty list means the whole suite: not what "--only ,," asks.
+		return benchRun{}, fmt.Errorf("%w: --only %q names no workload", errUsage, *only)
+	}
 	for _, f := range []struct {
 		name string
 		dst  *int

@@ -70,6 +70,7 @@ func TestBenchFlagsRejectBadSizes(t *testing.T) {
 		// every W1 row; a writer count given twice read as two rounds.
 		{"--segment-size", "64k", "--batch", "1000"},
 		{"--writers", "2,2"}, {"--nosync-writers", "16,1,16"},
+		{"--only", ",,"}, // an empty list would run the whole suite
 	} {
 		if _, err := parseBenchFlags(append(args, "--dir", t.TempDir()), io.Discard); err == nil {
 			t.Errorf("spool bench %s accepted", strings.Join(args, " "))
