@@ -130,14 +130,22 @@ func TestSyncErrorFailsStore(t *testing.T) {
 	}
 }
 
+// skipUnlessNativeFaults skips tests that take a memory fault on purpose
+// where the fault cannot be attributed to a file: qemu-user does not
+// report faulting addresses, and the CI runs natively on amd64 only.
+func skipUnlessNativeFaults(t *testing.T) {
+	t.Helper()
+	if runtime.GOARCH != "amd64" {
+		t.Skip("fault addresses are reported natively on the amd64 CI machine only")
+	}
+}
+
 // TestFaultBecomesError truncates a mapped segment from outside and reads
 // it: the process must survive, the read must fail with a FaultError and
 // the store must refuse further work. Native only: qemu-user cannot report
 // the faulting address, so the fault cannot be attributed to a file there.
 func TestFaultBecomesError(t *testing.T) {
-	if runtime.GOARCH != "amd64" {
-		t.Skip("fault addresses are reported natively on the amd64 CI machine only")
-	}
+	skipUnlessNativeFaults(t)
 	dir := t.TempDir()
 	s := openT(t, dir, &Options{SegmentSize: 1 << 20})
 	for i := range 200 {
@@ -281,9 +289,7 @@ func TestSnapshotIsolation(t *testing.T) {
 // stream IDs and types from the mapping, and did so outside the fault
 // guard: the process died of SIGBUS. Native only (see TestFaultBecomesError).
 func TestFaultWhileHandingOutEvents(t *testing.T) {
-	if runtime.GOARCH != "amd64" {
-		t.Skip("fault addresses are reported natively on the amd64 CI machine only")
-	}
+	skipUnlessNativeFaults(t)
 	reads := map[string]func(s *Store) func(func(RecordedEvent, error) bool){
 		"ReadAll":        func(s *Store) func(func(RecordedEvent, error) bool) { return s.ReadAll(0) },
 		"ReadStream fwd": func(s *Store) func(func(RecordedEvent, error) bool) { return s.ReadStream("a", 0, Forward) },
@@ -330,9 +336,7 @@ func TestFaultWhileHandingOutEvents(t *testing.T) {
 // store usable: appends were acknowledged as if nothing had happened.
 // Native only (see TestFaultBecomesError).
 func TestFaultInCompactFailsTheStore(t *testing.T) {
-	if runtime.GOARCH != "amd64" {
-		t.Skip("fault addresses are reported natively on the amd64 CI machine only")
-	}
+	skipUnlessNativeFaults(t)
 	dir := t.TempDir()
 	s := openT(t, dir, &Options{SegmentSize: 64 << 10})
 	for i := range 100 {

@@ -56,14 +56,14 @@ const (
 const (
 	// DefaultSegmentSize is 64 MiB on 64-bit platforms and 16 MiB on 32-bit
 	// ones, where address space is scarce.
-	DefaultSegmentSize  = 64 << 20 >> ((64 - bits.UintSize) / 16)
+	DefaultSegmentSize  = segment.DefaultFileSize
 	DefaultSyncInterval = 50 * time.Millisecond
 	DefaultIndexSlots   = 1 << 16
 	// DefaultMaxMappedBytes is 512 MiB on 32-bit platforms, a sixth of a
 	// 3 GiB user address space that the heap, the index and the stacks
 	// share, and 512 PiB (no cap) on 64-bit ones.
 	DefaultMaxMappedBytes = int64(512<<20) << (bits.UintSize / 64 * 30)
-	minSegmentSize        = 64 << 10
+	minSegmentSize        = segment.MinFileSize
 	maxSegmentSize        = 1 << 30
 	// maxIndexSlots bounds the initial index: 768 MiB, zero-filled at
 	// Open, one mapping even on 32-bit platforms. The index grows past it

@@ -2,7 +2,6 @@ package recovery
 
 import (
 	"fmt"
-	"math/bits"
 	"strings"
 
 	"github.com/spooldb/spool/mmapfile"
@@ -67,8 +66,7 @@ func planTruncate(fsys mmapfile.FS, segs []segName, seg string, off int64) (Trun
 
 // segmentSizeIn is the size for a segment a cut creates: that of the
 // largest ordinary segment of segs, or saved aside by an earlier cut (the
-// store's segment size, unless it changed), or the engine's default
-// segment size (64 MiB on 64-bit platforms, 16 MiB on 32-bit ones) when
+// store's segment size, unless it changed), or the engine's default when
 // there is none; never below the engine's smallest.
 func segmentSizeIn(fsys mmapfile.FS, segs []segName) int64 {
 	names := make([]string, 0, len(segs))
@@ -77,8 +75,10 @@ func segmentSizeIn(fsys mmapfile.FS, segs []segName) int64 {
 	}
 	if all, err := fsys.List(); err == nil {
 		for _, n := range all {
-			if _, ok := segment.ParseFileName(strings.TrimSuffix(n, BrokenSuffix)); ok && strings.HasSuffix(n, BrokenSuffix) {
-				names = append(names, n)
+			if seg, broken := strings.CutSuffix(n, BrokenSuffix); broken {
+				if _, ok := segment.ParseFileName(seg); ok {
+					names = append(names, n)
+				}
 			}
 		}
 	}
@@ -94,13 +94,10 @@ func segmentSizeIn(fsys mmapfile.FS, segs []segName) int64 {
 		f.Close()
 	}
 	if size == 0 {
-		size = 64 << 20 >> ((64 - bits.UintSize) / 16)
+		size = segment.DefaultFileSize
 	}
-	return max(size, minNewSegmentSize)
+	return max(size, segment.MinFileSize)
 }
-
-// minNewSegmentSize is the engine's smallest segment size.
-const minNewSegmentSize = 64 << 10
 
 // compactedHeader reports whether s is a compacted segment with a valid
 // header (h), rather than an ordinary, an unreadable or a damaged one.
