@@ -619,6 +619,9 @@ func (s *Store) putIndex(v *readView, at hashindex.Slot, fp hashindex.Fingerprin
 	if err := s.index.PutSlot(at, fp, e, matchStream(v, stream, &r)); err != nil {
 		return &fatalError{indexErr(err)}
 	}
+	if s.index.GrowthAhead() {
+		s.askIndexGrowth()
+	}
 	return nil
 }
 

@@ -60,8 +60,11 @@ var (
 	// fails StreamMetadata.Validate.
 	ErrInvalidMetadata = errors.New("spool: invalid stream metadata")
 
-	// ErrInvalidPosition is returned by ReadAll when the position is not
-	// the start of a record, or lies past the end of the log.
+	// ErrInvalidPosition is returned by ReadAll and Subscribe when the
+	// position is not the start of a record, or lies past the end of the
+	// log. A damaged record at a record start is a corruption error
+	// (ErrCorrupt) instead; when damage earlier in its segment hides which
+	// of the two it is, the error wraps both.
 	ErrInvalidPosition = errors.New("spool: invalid log position")
 
 	// ErrInvalidOptions is returned by Open for options that fail

@@ -78,7 +78,7 @@ type Options struct {
 	// SyncInterval is how often SyncInterval mode msyncs.
 	SyncInterval time.Duration
 	// SegmentSize is the size of each segment file, between 64 KiB and
-	// 1 GiB. A batch of events must fit in one segment. It applies to new
+	// 1 GiB and a multiple of 8. A batch of events must fit in one segment. It applies to new
 	// segments; existing ones keep their size.
 	SegmentSize int64
 	// IndexSlots is the initial number of index slots (rounded up to a

@@ -118,7 +118,51 @@ func (lr *logReader) start(from uint64) error {
 	case *mmapfile.FaultError:
 		return s.fail(err)
 	}
-	return fmt.Errorf("%w: %d is not the start of a record (%w)", ErrInvalidPosition, from, err)
+	var start, known bool
+	if gerr := mmapfile.Guard(func() error {
+		start, known = lr.recordStartsAt(from)
+		return nil
+	}); gerr != nil {
+		return s.fail(gerr)
+	}
+	switch {
+	case !known:
+		return fmt.Errorf("%w: %d is not the start of a record, or the record there is damaged (%w)", ErrInvalidPosition, from, err)
+	case start:
+		return err // damage, not a bad position: a saved position must not be given up for it
+	}
+	return fmt.Errorf("%w: %d is not the start of a record (%v)", ErrInvalidPosition, from, err)
+}
+
+// recordStartsAt tells whether a record starts at pos, whose record did not
+// decode: known is false when that cannot be told. A caller that saved pos
+// (a subscriber's checkpoint) must learn whether the record there is
+// damaged (ErrCorrupt) or pos never was a record's (ErrInvalidPosition):
+// one gives up its position on the second, never on the first. A
+// compacted segment's map lists every record start; an ordinary segment's
+// records are walked from its first by their size fields alone (without
+// checksums, so the walk costs a fraction of a read), which damage before
+// pos stops.
+func (lr *logReader) recordStartsAt(pos uint64) (start, known bool) {
+	m, err := lr.view.segmentAt(pos)
+	if err != nil {
+		return false, false
+	}
+	if m.seg.compacted {
+		_, start = m.pmap.Find(pos)
+		return start, true
+	}
+	var r segment.Record
+	at, off := m.base, int64(segment.HeaderSize)
+	for at < pos {
+		n, err := segment.Peek(m.data, off, at, &r)
+		if err != nil {
+			return false, false
+		}
+		at += uint64(n)
+		off += int64(n)
+	}
+	return at == pos, true
 }
 
 // advance moves the snapshot on to next, a later committed position. The

@@ -78,13 +78,17 @@ func (s *Store) askSpareLocked() {
 	}
 }
 
-// prepareSpares prepares a spare whenever one is asked for.
+// prepareSpares prepares a spare whenever one is asked for, and the
+// index's next file (see askIndexGrowth).
 func (s *Store) prepareSpares() {
 	defer close(s.spareDone)
 	for {
 		select {
 		case <-s.stop:
 			return
+		case <-s.needIndex:
+			s.prepareIndexGrowth()
+			continue
 		case <-s.needSpare:
 		}
 		if len(s.spareCh) > 0 {
@@ -105,13 +109,18 @@ func (s *Store) prepareSpares() {
 			}
 		}
 		if err != nil {
-			s.stats.spareFailures.Add(1)
-			s.stats.spareError.Store(&err)
+			s.spareFailed(err)
 		}
 		// spareCh is empty (checked above; only rolls receive from it), so
 		// this send does not block.
 		s.spareCh <- spareResult{file: f}
 	}
+}
+
+// spareFailed records a background preparation that failed (Stats).
+func (s *Store) spareFailed(err error) {
+	s.stats.spareFailures.Add(1)
+	s.stats.spareError.Store(&err)
 }
 
 // dropSpare unmaps a prepared spare that no roll took; its file stays.

@@ -16,11 +16,11 @@ type Stats struct {
 	Bytes        uint64 // record bytes written, headers and padding included
 	Commits      uint64 // group commits that acknowledged appends
 	SegmentRolls uint64 // segments started because the active one was full
-	// SpareFailures counts background preparations of the next segment
-	// that failed (a full disk, say); SpareError is the latest failure's
-	// error, kept after later successes. Nothing is lost: the roll then
-	// creates its segment itself, and only a failure there fails the
-	// store.
+	// SpareFailures counts background preparations that failed (a full
+	// disk, say): of the next segment, or of the index's next table;
+	// SpareError is the latest failure's error, kept after later
+	// successes. Nothing is lost: the roll (or the index growth) then
+	// creates its file itself, and only a failure there fails the store.
 	SpareFailures uint64
 	SpareError    error
 	// AppendsPerCommit is the distribution of appends (and Sync calls)
@@ -29,7 +29,13 @@ type Stats struct {
 	// MsyncMicros is the distribution of msync latencies, in microseconds.
 	MsyncMicros Histogram
 	Streams     int // streams in the index
-	Segments    int // segment files
+	// IndexSlots is the index's size; IndexGrowths counts its doublings
+	// since Open, IndexGrowthsPrepared those that found the new table's
+	// file prepared in the background (the others paused appends longer).
+	IndexSlots           uint64
+	IndexGrowths         uint64
+	IndexGrowthsPrepared uint64
+	Segments             int // segment files
 	// MappedBytes is the bytes of segment mappings open now; SegmentMaps
 	// and SegmentUnmaps count the mmap and munmap calls behind them (see
 	// Options.MaxMappedBytes).
@@ -146,6 +152,8 @@ func (s *Store) Stats() Stats {
 	s.lifeMu.RLock()
 	if s.index != nil && !s.closed.Load() {
 		st.Streams = s.index.Len()
+		st.IndexSlots = s.index.Slots()
+		st.IndexGrowths, st.IndexGrowthsPrepared = s.index.Growths()
 	}
 	s.lifeMu.RUnlock()
 	return st

@@ -116,6 +116,7 @@ type Store struct {
 	freeUpdates chan []indexUpdate
 	spareCh     chan spareResult // a prepared spare segment file
 	needSpare   chan struct{}    // asks the preparer for a spare
+	needIndex   chan struct{}    // asks the preparer for the index's next file
 	spareDone   chan struct{}    // closed when the preparer exits
 
 	stats   counters
@@ -174,6 +175,7 @@ func Open(dir string, opts *Options) (*Store, error) {
 		freeUpdates: make(chan []indexUpdate, 2),
 		spareCh:     make(chan spareResult, 1),
 		needSpare:   make(chan struct{}, 1),
+		needIndex:   make(chan struct{}, 1),
 		spareDone:   make(chan struct{}),
 	}
 	s.segs.Store(&segmentList{})

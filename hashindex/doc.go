@@ -93,7 +93,9 @@
 //     not on disk.
 //   - Create and growth build a complete file under a scratch name, sync it,
 //     rename it into place and sync the directory; Create and Open delete
-//     stale scratch files.
+//     stale scratch files. A growth's scratch file may have been created
+//     ahead of it (PrepareGrowth), zeros that nothing refers to until the
+//     rename.
 //
 // After a process crash the page cache keeps every completed store, and the
 // header count is kept exact on every insert, so such a file normally
@@ -109,7 +111,8 @@
 //
 // Any number of goroutines may call Lookup (and LookupSlot), Len, Slots,
 // Checkpoint, Clean, Validate and All while Put (and PutSlot) and Flush run
-// (they exclude each other). Lookups hold a
+// (they exclude each other); PrepareGrowth and GrowthAhead may run
+// alongside all of them, and PrepareGrowth alongside Close. Lookups hold a
 // read lock for the whole probe (MatchFunc included); Put takes the write
 // lock only to store a slot and to swap tables after a growth, so a
 // growth's copy and Flush's msyncs do not block Lookups. Close must not

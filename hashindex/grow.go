@@ -1,9 +1,6 @@
 package hashindex
 
-import (
-	"fmt"
-	"slices"
-)
+import "fmt"
 
 // grow replaces the table with one twice its size and returns it. The
 // caller holds writeMu, so no slot changes during the copy, and Lookups
@@ -11,7 +8,7 @@ import (
 //
 // Crash safety comes from building a complete file under a scratch name:
 //
-//	create name.grow (2x slots) → copy every entry → header (clean=0)
+//	create name.grow (2x slots), or take the one PrepareGrowth made → copy every entry → header (clean=0)
 //	→ sync whole file → rename over name → sync directory
 //	→ swap mappings under mu → close the old file
 //
@@ -24,18 +21,17 @@ func (ix *Index) grow(old *table) (*table, error) {
 		return nil, fmt.Errorf("hashindex: grow %s: %d slots is more than the %d supported", ix.name, n, uint64(maxSlots))
 	}
 	tmp := ix.name + growSuffix
-	names, err := ix.fs.List()
+	ix.prepMu.Lock()
+	defer ix.prepMu.Unlock()
+	f, err := ix.takePrepared(n)
 	if err != nil {
-		return nil, fmt.Errorf("hashindex: grow %s: %w", ix.name, err)
+		return nil, err
 	}
-	if slices.Contains(names, tmp) {
-		if err := ix.fs.Remove(tmp); err != nil {
-			return nil, fmt.Errorf("hashindex: grow %s: remove stale %s: %w", ix.name, tmp, err)
+	wasPrepared := f != nil
+	if !wasPrepared {
+		if f, err = ix.createScratch(n); err != nil {
+			return nil, err
 		}
-	}
-	f, err := ix.fs.Create(tmp, fileSize(n))
-	if err != nil {
-		return nil, fmt.Errorf("hashindex: grow %s: %w", ix.name, err)
 	}
 	renamed, ok := false, false
 	defer func() {
@@ -73,7 +69,12 @@ func (ix *Index) grow(old *table) (*table, error) {
 	// even if the directory sync fails (that failure is still sticky).
 	ix.mu.Lock()
 	ix.t = nt
+	ix.slots.Store(n)
 	ix.mu.Unlock()
+	ix.growths.Add(1)
+	if wasPrepared {
+		ix.growthsPrepared.Add(1)
+	}
 	ix.slotsDirty = false // every slot of the new file was just synced
 	ok = true
 	// No reader can still be inside the old mapping: each holds mu shared

@@ -48,6 +48,18 @@ type Index struct {
 	checkpoint atomic.Uint64
 	lastLen    atomic.Uint32
 	clean      atomic.Bool
+	slots      atomic.Uint64 // the table's slot count, 0 once closed
+
+	// prepMu guards the file prepared for the next growth (see
+	// PrepareGrowth). A growth holds it from taking that file until the
+	// swap, so a preparation never makes the scratch file the growth is
+	// filling. Lock order: writeMu, then prepMu, then mu.
+	prepMu        sync.Mutex
+	prepared      mmapfile.File
+	preparedSlots atomic.Uint64 // slots of prepared's table, 0 when none
+	prepClosed    bool          // set by Close: no more preparations
+
+	growths, growthsPrepared atomic.Uint64 // see Growths
 }
 
 // table is one mapped index file.
@@ -170,6 +182,7 @@ func newIndex(fs mmapfile.FS, name string, f mmapfile.File, h header) *Index {
 	ix.checkpoint.Store(h.checkpoint)
 	ix.lastLen.Store(h.lastLen)
 	ix.clean.Store(h.clean)
+	ix.slots.Store(h.slots)
 	return ix
 }
 
@@ -230,9 +243,18 @@ func (ix *Index) Clean() bool { return ix.clean.Load() }
 // Close unmaps the file. It writes nothing: call Flush(checkpoint,
 // recordLen, true) first for a clean shutdown. Calls after Close fail with
 // mmapfile.ErrClosed.
+//
+// A file prepared for the next growth is removed: it holds nothing.
 func (ix *Index) Close() error {
 	ix.writeMu.Lock()
 	defer ix.writeMu.Unlock()
+	ix.prepMu.Lock()
+	defer ix.prepMu.Unlock()
+	ix.prepClosed = true
+	var prepErr error
+	if ix.prepared != nil {
+		prepErr = ix.dropPreparedLocked()
+	}
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	if ix.t == nil {
@@ -240,10 +262,11 @@ func (ix *Index) Close() error {
 	}
 	f := ix.t.file
 	ix.t = nil
+	ix.slots.Store(0)
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("hashindex: close %s: %w", ix.name, err)
 	}
-	return nil
+	return prepErr
 }
 
 func (ix *Index) closedErr() error {
