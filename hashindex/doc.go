@@ -95,7 +95,10 @@
 //     rename it into place and sync the directory; Create and Open delete
 //     stale scratch files. A growth's scratch file may have been created
 //     ahead of it (PrepareGrowth), zeros that nothing refers to until the
-//     rename.
+//     rename. A growth's sync, rename and directory sync run in the
+//     background while Puts go on into the new table (its header keeps the
+//     old checkpoint, unclean, as the old file on disk does meanwhile);
+//     Flush waits for them before it writes a header.
 //
 // After a process crash the page cache keeps every completed store, and the
 // header count is kept exact on every insert, so such a file normally

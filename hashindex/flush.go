@@ -71,6 +71,11 @@ func (ix *Index) markDirty(t *table) error {
 func (ix *Index) Flush(checkpoint uint64, recordLen uint32, clean bool) error {
 	ix.writeMu.Lock()
 	defer ix.writeMu.Unlock()
+	// The header below may only claim slots of the file the index's name
+	// refers to: a growth's file must have been renamed into place.
+	if err := ix.waitGrowth(); err != nil {
+		return err
+	}
 	t, err := ix.writable()
 	if err != nil {
 		return err

@@ -1,12 +1,14 @@
 package hashindex
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func TestGrowthKeepsEntries(t *testing.T) {
@@ -148,6 +150,10 @@ func TestGrowthProtocol(t *testing.T) {
 	}
 	fs.take()
 	mustPut(t, ix, 12, 0) // the 13th stream does not fit 16 slots
+	if ix.Slots() != 32 {
+		t.Fatalf("Slots = %d after the growth's Put, want 32", ix.Slots())
+	}
+	waitTail(t, ix)
 
 	ops := fs.takeOps()
 	want := []string{
@@ -177,13 +183,15 @@ func TestGrowthSyncHeaderContents(t *testing.T) {
 	}
 	fs.take()
 	mustPut(t, ix, 12, 0)
+	waitTail(t, ix)
 	ev := fs.take()
 	if len(ev) != 1 {
 		t.Fatalf("%d syncs during growth, want 1", len(ev))
 	}
-	// The new file is complete before it is renamed: 12 entries copied,
-	// the checkpoint carried over, and marked unclean.
-	if h := ev[0].header; h.slots != 32 || h.count != 12 || h.checkpoint != 99 || h.clean {
+	// The new file is complete before it is renamed: 12 entries copied
+	// (and the 13th, if its Put came before the background sync), the
+	// checkpoint carried over, and marked unclean.
+	if h := ev[0].header; h.slots != 32 || h.count < 12 || h.count > 13 || h.checkpoint != 99 || h.clean {
 		t.Fatalf("grown file synced with header %+v", h)
 	}
 }
@@ -226,5 +234,88 @@ func TestNoTornReads(t *testing.T) {
 	wg.Wait()
 	if b := bad.Load(); b != nil {
 		t.Fatal("reader saw a torn or wrong slot: ", b)
+	}
+}
+
+// The tail of a growth (sync, rename, directory sync) runs behind the
+// writer: Puts go on into the new table while the new file syncs, the
+// index on disk stays the old file until the rename, and Flush waits for
+// the rename before its header claims anything.
+func TestGrowthTailRunsBehindPuts(t *testing.T) {
+	fs0, dir := newFS(t)
+	fs := &spyFS{FS: fs0}
+	started, release := make(chan struct{}), make(chan struct{})
+	fs.beforeSync = func(file string) error {
+		if file == "index.grow" {
+			close(started)
+			<-release
+		}
+		return nil
+	}
+	ix := mustCreate(t, fs, "index", 16)
+	for n := range 12 {
+		mustPut(t, ix, n, 0)
+	}
+	if err := ix.Flush(99, 0, false); err != nil {
+		t.Fatal(err)
+	}
+	mustPut(t, ix, 12, 0) // grows to 32 slots
+	<-started
+	for n := 13; n < 24; n++ { // fit 32 slots: no second growth
+		mustPut(t, ix, n, 1)
+	}
+	for n := range 24 {
+		checkStream(t, ix, n, int64(min(n/13, 1)))
+	}
+	if h, reason := decodeHeader(readFile(t, dir, "index")); reason != "" || h.slots != 16 || h.checkpoint != 99 || h.clean {
+		t.Fatalf("the index on disk during the tail: %+v %q; want the old file, unclean at 99", h, reason)
+	}
+	flushed := make(chan error, 1)
+	go func() { flushed <- ix.Flush(500, 0, true) }()
+	select {
+	case err := <-flushed:
+		t.Fatalf("Flush returned (%v) before the growth's file was renamed into place", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	if err := <-flushed; err != nil {
+		t.Fatal(err)
+	}
+	mustClose(t, ix)
+	ix = mustOpen(t, fs0, "index")
+	defer mustClose(t, ix)
+	if ix.Slots() != 32 || ix.Len() != 24 || ix.Checkpoint() != 500 || !ix.Clean() {
+		t.Fatalf("reopened: slots=%d len=%d checkpoint=%d clean=%v", ix.Slots(), ix.Len(), ix.Checkpoint(), ix.Clean())
+	}
+	for n := range 24 {
+		checkStream(t, ix, n, int64(min(n/13, 1)))
+	}
+}
+
+// A failed tail is sticky: the next Put (once the tail has ended) and
+// Flush return its error, and the index on disk stays the old file.
+func TestGrowthTailFailureIsSticky(t *testing.T) {
+	fs0, dir := newFS(t)
+	fs := &spyFS{FS: fs0}
+	errSync := errors.New("injected sync failure")
+	fs.beforeSync = func(file string) error {
+		if file == "index.grow" {
+			return errSync
+		}
+		return nil
+	}
+	ix := mustCreate(t, fs, "index", 16)
+	defer ix.Close()
+	for n := range 13 {
+		mustPut(t, ix, n, 0)
+	}
+	if err := ix.Flush(1, 0, false); !errors.Is(err, errSync) {
+		t.Fatalf("Flush after a failed growth tail: %v", err)
+	}
+	if err := ix.Put(FingerprintOf([]byte(streamID(20))), entryOf(20, 0), matchStream(20)); !errors.Is(err, errSync) {
+		t.Fatalf("Put after a failed growth tail: %v", err)
+	}
+	if h, _ := decodeHeader(readFile(t, dir, "index")); h.slots != 16 {
+		t.Fatalf("the index on disk has %d slots, want the old file's 16", h.slots)
 	}
 }

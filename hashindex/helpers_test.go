@@ -130,6 +130,9 @@ type spyFS struct {
 	ops    []string
 	// syncErr, when set, is returned by every Sync instead of syncing.
 	syncErr error
+	// beforeSync, when set, runs before each Sync of a file; an error it
+	// returns is returned instead of syncing.
+	beforeSync func(file string) error
 }
 
 func (s *spyFS) op(format string, args ...any) {
@@ -194,9 +197,26 @@ func (f *spyFile) Sync(off, n int64) error {
 	f.fs.mu.Lock()
 	f.fs.events = append(f.fs.events, ev)
 	err := f.fs.syncErr
+	hook := f.fs.beforeSync
 	f.fs.mu.Unlock()
 	if err != nil {
 		return err
 	}
+	if hook != nil {
+		if err := hook(ev.file); err != nil {
+			return err
+		}
+	}
 	return f.File.Sync(off, n)
+}
+
+// waitTail waits for the background tail of the last growth (sync, rename,
+// directory sync) and fails the test if it failed.
+func waitTail(t testing.TB, ix *Index) {
+	t.Helper()
+	ix.writeMu.Lock()
+	defer ix.writeMu.Unlock()
+	if err := ix.waitGrowth(); err != nil {
+		t.Fatal(err)
+	}
 }

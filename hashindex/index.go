@@ -60,6 +60,11 @@ type Index struct {
 	prepClosed    bool          // set by Close: no more preparations
 
 	growths, growthsPrepared atomic.Uint64 // see Growths
+
+	// tail is the background part of the last growth while it may still
+	// run (see grow); set and cleared under writeMu, read by
+	// PrepareGrowth under prepMu.
+	tail atomic.Pointer[growthTail]
 }
 
 // table is one mapped index file.
@@ -248,6 +253,10 @@ func (ix *Index) Clean() bool { return ix.clean.Load() }
 func (ix *Index) Close() error {
 	ix.writeMu.Lock()
 	defer ix.writeMu.Unlock()
+	// A growth's tail finishes first: it renames the file in use over the
+	// index. Its failure is already sticky for Put and Flush; Close only
+	// releases.
+	_ = ix.waitGrowth()
 	ix.prepMu.Lock()
 	defer ix.prepMu.Unlock()
 	ix.prepClosed = true

@@ -42,6 +42,9 @@ func (ix *Index) PrepareGrowth() error {
 	if ix.prepClosed {
 		return ix.closedErr()
 	}
+	if tail := ix.tail.Load(); tail != nil {
+		<-tail.done // the last growth's file still has the scratch name
+	}
 	n := 2 * ix.slots.Load()
 	if n > maxSlots {
 		return nil

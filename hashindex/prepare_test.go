@@ -42,6 +42,7 @@ func TestPreparedGrowthProtocol(t *testing.T) {
 	for n := 8; n < 13; n++ { // the 13th stream does not fit 16 slots
 		mustPut(t, ix, n, 0)
 	}
+	waitTail(t, ix)
 	want := []string{
 		"sync index.grow 0 " + itoa(fileSize(32)),
 		"rename index.grow index",

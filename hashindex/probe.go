@@ -121,6 +121,9 @@ func (ix *Index) PutSlot(at Slot, fp Fingerprint, e Entry, match MatchFunc) erro
 	}
 	ix.writeMu.Lock()
 	defer ix.writeMu.Unlock()
+	if err := ix.growthFailed(); err != nil {
+		return err
+	}
 	t, err := ix.writable()
 	if err != nil {
 		return err

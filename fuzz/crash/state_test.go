@@ -1,6 +1,7 @@
 package crash
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -11,6 +12,7 @@ import (
 	"github.com/spooldb/spool/engine"
 	"github.com/spooldb/spool/mmapfile"
 	"github.com/spooldb/spool/mmapfile/simfs"
+	"github.com/spooldb/spool/segment"
 )
 
 // state is one crash state: the storage set-up, the workload, where the
@@ -224,10 +226,52 @@ func (st state) recoverAndCheck(after *simfs.FS, r *rand.Rand, m *model) tally {
 		m.violate("a crash right after recovery changed the log: %d events, then %d", len(log1), len(log3))
 	}
 	st.continueAfter(s3, m)
-	if err := s3.Close(); err != nil {
-		m.violate("close after recovery: %v", err)
-	}
+	st.crashAfterContinuing(again, s3, r, m)
 	return t
+}
+
+// crashAfterContinuing checks that a recovered store that was written to
+// again survives the next crash: everything is synced, the power is cut,
+// and recovery must bring back exactly the log read before the cut. Bytes
+// that an earlier recovery cut off (a torn tail, records after it) must
+// not come back from under the records written over them.
+func (st state) crashAfterContinuing(fs *simfs.FS, s *engine.Store, r *rand.Rand, m *model) {
+	if err := s.Sync(); err != nil {
+		m.violate("sync after appending to the recovered store: %v", err)
+		_ = s.Close()
+		return
+	}
+	before, err := readLog(s)
+	if err != nil {
+		m.violate("recovered store written to again: %v", err)
+	}
+	checkDurableEnd(fs, s.Stats().CommittedPosition, m)
+	cut := fs.Crash(r, simfs.Random)
+	_ = s.Close() // its storage lost power
+	s2, err := engine.Open("crash", st.options(cut))
+	if err != nil {
+		m.violate("open after a crash of the recovered store written to again: %v", err)
+		return
+	}
+	defer func() {
+		if err := s2.Close(); err != nil {
+			m.violate("close after recovery: %v", err)
+		}
+	}()
+	after, err := readLog(s2)
+	if err != nil {
+		m.violate("after a crash of the recovered store written to again: %v", err)
+	}
+	if !slices.Equal(entries(before), entries(after)) {
+		m.violate("a crash of the recovered store written to again changed its synced log: %d events, then %d", len(before), len(after))
+		return
+	}
+	for i := range before {
+		if !bytes.Equal(before[i].Data, after[i].Data) {
+			m.violate("a crash of the recovered store written to again changed the data of %s version %d", before[i].Stream, before[i].Version)
+			return
+		}
+	}
 }
 
 // continueAfter appends to every stream of the recovered store with its
@@ -280,4 +324,36 @@ func (m *model) err() error {
 		return nil
 	}
 	return errors.New(strings.Join(m.violations, "\n\t"))
+}
+
+// checkDurableEnd checks that the device holds an end of data (a zero
+// record header) at log position end, the end of the synced log: a scan
+// must stop there after any crash. Bytes past the end that an earlier
+// recovery cut off must have been zeroed durably, or they could be read
+// as records once new appends end just before them.
+func checkDurableEnd(fs *simfs.FS, end uint64, m *model) {
+	names, err := fs.List()
+	if err != nil {
+		m.violate("list: %v", err)
+		return
+	}
+	var last string
+	var base uint64
+	for _, n := range names {
+		if b, ok := segment.ParseFileName(n); ok && b <= end && (last == "" || b > base) {
+			last, base = n, b
+		}
+	}
+	img, ok := fs.Durable(last)
+	if !ok {
+		m.violate("the segment %q holding the log end %d is not durable", last, end)
+		return
+	}
+	off := int64(end-base) + segment.HeaderSize
+	if off+segment.RecordHeaderSize > int64(len(img)) {
+		return // the end is the segment's end
+	}
+	if !segment.IsEnd(img[off:]) {
+		m.violate("the device holds no end of data at the synced log end %d (%s offset %d): a later scan reads on into old bytes", end, last, off)
+	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spooldb/spool/engine"
 	"github.com/spooldb/spool/mmapfile/simfs"
+	"github.com/spooldb/spool/segment"
 )
 
 // TestSystematicCrashPoints runs one small fixed workload (one worker, a
@@ -38,10 +39,11 @@ func systematicCrashPoints(t *testing.T, md mode) {
 			workers:   1,
 			perWorker: 30,
 			phases:    2,
-			streams:   8,
+			streams:   16, // with 16 slots, the 13th stream grows the index
 		},
 		slots: 16,
 	}
+	checkSystematicWorkload(t, base)
 	if testing.Short() {
 		base.w.perWorker = 10
 	}
@@ -124,5 +126,35 @@ func crashDuringRecovery(t *testing.T, md mode) {
 		md, total.states, total.acked, total.lost, total.corrupt)
 	if points < 10 {
 		t.Fatalf("only %d crash points inside recovery: the recoveries did almost nothing", points)
+	}
+}
+
+// checkSystematicWorkload runs the systematic workload uncut once and
+// fails unless it does what the crash points are meant to cover: segment
+// rolls and an index growth. A change to the workload must not quietly
+// take them away.
+func checkSystematicWorkload(t *testing.T, base state) {
+	t.Helper()
+	m, fs, s := base.workload()
+	if err := m.err(); err != nil {
+		t.Fatal(err)
+	}
+	if s == nil {
+		t.Fatal("the uncut workload left no store")
+	}
+	st := s.Stats()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	segs := 0
+	names, _ := fs.List()
+	for _, n := range names {
+		if _, ok := segment.ParseFileName(n); ok {
+			segs++
+		}
+	}
+	if segs < 2 || st.IndexSlots <= uint64(base.slots) {
+		t.Fatalf("the systematic workload made %d segments and ended with %d index slots (from %d): it must roll segments and grow the index",
+			segs, st.IndexSlots, base.slots)
 	}
 }

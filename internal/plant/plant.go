@@ -31,7 +31,10 @@ const (
 	// RetryFailedSync retries a failed msync and goes on when the retry
 	// succeeds (the kernel marked the lost pages clean: it does).
 	RetryFailedSync Bug = "retry-msync-after-error"
+	// ZeroedTailUnsynced leaves the torn tail a recovery zeroed in the
+	// page cache only: the device keeps the old bytes past the log end.
+	ZeroedTailUnsynced Bug = "zeroed-tail-not-synced"
 )
 
 // All lists every planted bug.
-var All = []Bug{AckBeforeSync, SyncPageShort, NoDirSyncNewSegment, TrustLength, CutBelowWatermark, ChecksumSkipsHeader, RetryFailedSync}
+var All = []Bug{AckBeforeSync, SyncPageShort, NoDirSyncNewSegment, TrustLength, CutBelowWatermark, ChecksumSkipsHeader, RetryFailedSync, ZeroedTailUnsynced}
