@@ -27,7 +27,11 @@ type CompactOptions struct {
 	// Progress, when set, is called as the sealed segments are surveyed
 	// (at least once per segment and per MiB read) and as each run of
 	// segments is measured, copied and swapped in. It must not block for
-	// long; it may cancel the context.
+	// long; it may cancel the context. It may call the store's methods
+	// but Close and Compact, which wait for the Compact that calls it. A
+	// panic in it stops the Compact as a cancellation does, and is raised
+	// again from Compact once the files are settled (runtime.Goexit, as
+	// in t.FailNow, cannot be held: do not call it there).
 	Progress func(CompactProgress)
 }
 
@@ -71,7 +75,7 @@ type CompactReport struct {
 //
 // It runs alongside appends and reads: readers that hold a segment being
 // replaced keep reading it until they are done. Progress may call the
-// store's methods, but not Close: Close waits for the Compact running it. It stops when ctx ends or
+// store's methods, but not Close or Compact (see CompactOptions). It stops when ctx ends or
 // the store closes, leaving every segment it had not yet swapped as it
 // was; a crash at any point leaves either the old segments or their
 // replacement (Open finishes or rolls back an interrupted swap). One
@@ -81,6 +85,10 @@ type CompactReport struct {
 // system record, and its newest event, which the index points at and the
 // next append to the stream links to.
 func (s *Store) Compact(ctx context.Context, opts *CompactOptions) (rep CompactReport, err error) {
+	// A panic in the caller's Progress is held until everything below has
+	// been undone or finished, then raised again (see guardedProgress).
+	var held progressPanic
+	defer held.raise()
 	defer func() {
 		// A fault reading a segment (truncated from outside, or a page
 		// the device cannot give back) fails the store, as on any path.
@@ -99,10 +107,13 @@ func (s *Store) Compact(ctx context.Context, opts *CompactOptions) (rep CompactR
 	case o.BytesPerSecond < 0:
 		o.BytesPerSecond = 0 // compaction's "no limit"
 	}
+	// cancelRun stops the run once Progress panicked; set below, once the
+	// run's context exists.
+	cancelRun := func() {}
 	progress := func(p CompactProgress) {
 		s.compacting.Store(&p) // for Stats
-		if o.Progress != nil {
-			o.Progress(p)
+		if o.Progress != nil && !held.panicked {
+			held.call(o.Progress, p, cancelRun)
 		}
 	}
 	copts := &compaction.Options{
@@ -134,6 +145,7 @@ func (s *Store) Compact(ctx context.Context, opts *CompactOptions) (rep CompactR
 	defer s.compacting.Store(nil)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	cancelRun = cancel
 	go func() {
 		select {
 		case <-s.stop: // Close waits for the swap in progress, not the rest
