@@ -2,6 +2,7 @@ package crash
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -217,16 +218,32 @@ func (m *model) checkDeleted(s *engine.Store, st *stream, got []engine.RecordedE
 		}
 		return out
 	}
+	v, err := s.StreamVersion(st.name)
+	tombstoned := errors.Is(err, engine.ErrStreamDeleted)
+	if err != nil && !tombstoned {
+		m.violate("stream %s: StreamVersion: %v", st.name, err)
+		return 0
+	}
+	if tombstoned {
+		// Only the prefix of every operation ends with the tombstone.
+		if n := len(st.batches); n == 0 || !st.batches[n-1].tombstones {
+			t.lost++
+			m.violate("stream %s: reads as tombstoned, but no TombstoneStream was issued", st.name)
+			return 0
+		}
+		if _, err := collectStream(s, st.name); !errors.Is(err, engine.ErrStreamDeleted) || len(got) > 0 {
+			m.violate("stream %s: tombstoned, but ReadStream says %v and ReadAll returned %d of its events", st.name, err, len(got))
+		}
+		return 0
+	}
 	fwd, err := collectStream(s, st.name)
 	if err != nil || !slices.Equal(ids(fwd), ids(got)) {
 		m.violate("stream %s: ReadStream (%d events, %v) differs from ReadAll (%d events)", st.name, len(fwd), err, len(got))
 	}
-	v, err := s.StreamVersion(st.name)
-	if err != nil {
-		m.violate("stream %s: StreamVersion: %v", st.name, err)
-		return 0
-	}
 	for n := need; n <= len(st.batches); n++ {
+		if n > 0 && st.batches[n-1].tombstones {
+			continue // the stream would read as tombstoned
+		}
 		r := replayDeletes(st.batches[:n])
 		if v == r.version() && slices.Equal(ids(got), r.visible()) {
 			return len(r.visible())

@@ -31,6 +31,9 @@ type batch struct {
 	// none), not an append (events is empty).
 	setsMaxCount bool
 	maxCount     int64
+	// tombstones: a TombstoneStream, not an append (events is empty); the
+	// stream's last operation.
+	tombstones bool
 }
 
 // stream is one stream of the model. Each is written by one worker only,
@@ -40,6 +43,8 @@ type stream struct {
 	batches []*batch // acked and maybe, in issue order
 	version int64    // last acknowledged version, -1 for none
 	last    *batch   // last acked batch, for retries
+	// tombstoned: a TombstoneStream was issued; nothing is issued after it.
+	tombstoned bool
 }
 
 // model records everything a state's workload issued.

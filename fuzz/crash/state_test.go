@@ -280,6 +280,13 @@ func (st state) continueAfter(s *engine.Store, m *model) {
 	for _, sm := range m.deleted {
 		// NoStream when deleted: the versions go on after the old ones.
 		v, err := s.StreamVersion(sm.name)
+		if errors.Is(err, engine.ErrStreamDeleted) {
+			// Tombstoned for good (checkDeleted checked it was issued).
+			if _, err := s.Append(bg, sm.name, engine.Any, engine.Event{Type: "after"}); !errors.Is(err, engine.ErrStreamDeleted) {
+				m.violate("stream %s: append to the tombstoned stream after recovery: %v", sm.name, err)
+			}
+			continue
+		}
 		if err != nil {
 			m.violate("stream %s: version after recovery: %v", sm.name, err)
 			return

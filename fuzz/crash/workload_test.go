@@ -155,20 +155,35 @@ func (wk *worker) appendTo(st *stream) bool {
 }
 
 // deleteOrAppend appends an event to the worker's delete stream, deletes
-// it (soft) or sets its MaxCount: after recovery the stream must read as
-// after some prefix of these operations that holds every promised one.
+// it (soft), sets its MaxCount or, rarely, tombstones it: after recovery
+// the stream must read as after some prefix of these operations that
+// holds every promised one. A tombstoned stream takes no more writes.
 func (wk *worker) deleteOrAppend() bool {
 	st := wk.del
+	if st.tombstoned {
+		_, err := wk.s.Append(bg, st.name, engine.Any, wk.events(st.name)[:1]...)
+		if err == nil {
+			wk.m.violate("stream %s: append after TombstoneStream acknowledged", st.name)
+			return false
+		}
+		if !errors.Is(err, engine.ErrStreamDeleted) {
+			return wk.failed("Append", err)
+		}
+		return true
+	}
 	b := &batch{}
 	var res engine.AppendResult
 	var err error
 	call := "DeleteStream"
 	wasFailed := wk.m.failed.Load()
-	switch wk.rng.IntN(4) {
-	case 0:
+	switch x := wk.rng.IntN(40); {
+	case x == 0:
+		b.tombstones, call, st.tombstoned = true, "TombstoneStream", true
+		err = wk.s.TombstoneStream(bg, st.name, engine.Any)
+	case x < 10:
 		b.setsMaxCount, b.maxCount, call = true, int64(wk.rng.IntN(4)), "SetStreamMetadata"
 		err = wk.s.SetStreamMetadata(bg, st.name, engine.StreamMetadata{MaxCount: b.maxCount})
-	case 1, 2:
+	case x < 30:
 		b.events, call = wk.events(st.name)[:1], "Append"
 		res, err = wk.s.Append(bg, st.name, engine.Any, b.events...)
 	default:
