@@ -86,7 +86,7 @@ type CompactReport struct {
 // next append to the stream links to.
 func (s *Store) Compact(ctx context.Context, opts *CompactOptions) (rep CompactReport, err error) {
 	// A panic in the caller's Progress is held until everything below has
-	// been undone or finished, then raised again (see guardedProgress).
+	// been undone or finished, then raised again (see progressPanic).
 	var held progressPanic
 	defer held.raise()
 	defer func() {

@@ -3,31 +3,42 @@ package engine
 import (
 	"errors"
 
+	"github.com/spooldb/spool/hashindex"
 	"github.com/spooldb/spool/mmapfile"
 )
 
 // Index growth ahead of need. The index doubles when it is 3/4 full, and
-// the writer waits meanwhile (see hashindex.PrepareGrowth): at a few
-// million streams that is the longest pause an append ever sees. Once the
-// index is half full, the spare preparer makes the next table's file in
-// the background, so that the growth only copies, syncs and renames.
-// Measured here at 1.5 Mi streams (2 Mi → 4 Mi slots): ~0.8 s → ~0.25 s.
+// the writer waits meanwhile: at a few million streams that was the
+// longest pause an append ever saw. Once the index is half full, a
+// goroutine of its own makes the next table's file (hashindex.PrepareGrowth)
+// so that the growth only copies into it; the sync and rename run behind
+// the writer too. Its own goroutine, not the spare preparer's: a large
+// index's file takes long enough to make that a segment roll waiting
+// behind it would pause appends again. Measured here at 1.5 Mi streams
+// (2 Mi → 4 Mi slots): see README, Caveats.
 
-// askIndexGrowth asks the preparer for the index's next file. The channel
-// holds one request; the index says when one is needed (GrowthAhead) and
-// stops saying so once the file is ready, so asks in between are dropped.
+// askIndexGrowth starts the preparation of the index's next file unless
+// one runs. Called by whoever puts into the index (appenders under s.mu,
+// the applier, recovery at Open), never after Close waited for indexPrep:
+// by then no append runs. A failed Open closes the index without waiting.
 func (s *Store) askIndexGrowth() {
-	select {
-	case s.needIndex <- struct{}{}:
-	default:
+	if !s.indexPrepping.CompareAndSwap(false, true) {
+		return
 	}
+	ix := s.index // the goroutine may outlive it: then PrepareGrowth says ErrClosed
+	s.indexPrep.Add(1)
+	go func() {
+		defer s.indexPrep.Done()
+		defer s.indexPrepping.Store(false)
+		s.prepareIndexGrowth(ix)
+	}()
 }
 
-// prepareIndexGrowth prepares the index's next file, on the preparer's
-// goroutine. A failure costs only the time it saves (the growth then makes
-// its file itself) and is counted like a failed spare.
-func (s *Store) prepareIndexGrowth() {
-	err := mmapfile.Guard(s.index.PrepareGrowth)
+// prepareIndexGrowth prepares ix's next file. A failure costs only the
+// time it saves (the growth then makes its file itself) and is counted
+// like a failed spare.
+func (s *Store) prepareIndexGrowth(ix *hashindex.Index) {
+	err := mmapfile.Guard(ix.PrepareGrowth)
 	if err != nil && !errors.Is(err, mmapfile.ErrClosed) {
 		s.spareFailed(err)
 	}

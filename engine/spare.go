@@ -78,17 +78,13 @@ func (s *Store) askSpareLocked() {
 	}
 }
 
-// prepareSpares prepares a spare whenever one is asked for, and the
-// index's next file (see askIndexGrowth).
+// prepareSpares prepares a spare whenever one is asked for.
 func (s *Store) prepareSpares() {
 	defer close(s.spareDone)
 	for {
 		select {
 		case <-s.stop:
 			return
-		case <-s.needIndex:
-			s.prepareIndexGrowth()
-			continue
 		case <-s.needSpare:
 		}
 		if len(s.spareCh) > 0 {

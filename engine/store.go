@@ -116,8 +116,11 @@ type Store struct {
 	freeUpdates chan []indexUpdate
 	spareCh     chan spareResult // a prepared spare segment file
 	needSpare   chan struct{}    // asks the preparer for a spare
-	needIndex   chan struct{}    // asks the preparer for the index's next file
 	spareDone   chan struct{}    // closed when the preparer exits
+	// indexPrep runs the index's growth preparation (see askIndexGrowth);
+	// indexPrepping is set while one runs.
+	indexPrep     sync.WaitGroup
+	indexPrepping atomic.Bool
 
 	stats   counters
 	opened  Recovery
@@ -175,7 +178,6 @@ func Open(dir string, opts *Options) (*Store, error) {
 		freeUpdates: make(chan []indexUpdate, 2),
 		spareCh:     make(chan spareResult, 1),
 		needSpare:   make(chan struct{}, 1),
-		needIndex:   make(chan struct{}, 1),
 		spareDone:   make(chan struct{}),
 	}
 	s.segs.Store(&segmentList{})
@@ -612,7 +614,8 @@ func (s *Store) Close() error {
 	s.stopBackground()
 	<-s.flusherDone
 	<-s.spareDone
-	s.dropSpare() // a prepared spare stays on disk for the next Open
+	s.indexPrep.Wait() // no append runs any more to start another
+	s.dropSpare()      // a prepared spare stays on disk for the next Open
 	// Wait for a Compact under way (the stop above cancels it) and keep
 	// its slot, so that none starts. This comes before lifeMu: Compact
 	// holds that shared while it calls Progress, and a callback taking it

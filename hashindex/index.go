@@ -51,13 +51,16 @@ type Index struct {
 	slots      atomic.Uint64 // the table's slot count, 0 once closed
 
 	// prepMu guards the file prepared for the next growth (see
-	// PrepareGrowth). A growth holds it from taking that file until the
-	// swap, so a preparation never makes the scratch file the growth is
-	// filling. Lock order: writeMu, then prepMu, then mu.
+	// PrepareGrowth). A growth holds it from taking that file until it
+	// returns, and PrepareGrowth waits for the growth's tail, so a
+	// preparation never makes the scratch file while a growth's file still
+	// bears that name. Lock order: writeMu, then prepMu, then mu.
 	prepMu        sync.Mutex
 	prepared      mmapfile.File
 	preparedSlots atomic.Uint64 // slots of prepared's table, 0 when none
-	prepClosed    bool          // set by Close: no more preparations
+	// prepFailedSlots is the table size whose preparation failed last.
+	prepFailedSlots atomic.Uint64
+	prepClosed      bool // set by Close: no more preparations
 
 	growths, growthsPrepared atomic.Uint64 // see Growths
 

@@ -11,11 +11,12 @@ import (
 //
 // A growth runs while the writer waits (Put holds writeMu), and most of it
 // used to be the creation of the new file: reserving its blocks and
-// faulting in its pages costs as much as copying the entries and syncing
+// faulting in its pages cost more than copying the entries and syncing
 // them (measured here, 2 Mi → 4 Mi slots: ~300-500 ms of a ~800 ms stall).
 // PrepareGrowth does that part beforehand, on the caller's goroutine, once
-// the table is half full (GrowthAhead): the growth then copies into the
-// prepared file, syncs and renames it.
+// the table is half full (GrowthAhead): the growth then only copies into
+// the prepared file, and syncs and renames it in the background (see
+// grow).
 //
 // The prepared file is the growth's scratch file (name.grow), all zeros
 // and not referenced by anything: a crash leaves it behind for Create or
@@ -23,11 +24,14 @@ import (
 // until the growth, which comes at 0.75 load, or until Close removes it.
 
 // GrowthAhead reports whether the next growth is near (the table is at
-// least half full) and no file is prepared for it yet: a caller then runs
-// PrepareGrowth in the background. It takes no lock.
+// least half full) and no file is prepared for it yet, nor did a
+// preparation for it fail: a caller then runs PrepareGrowth in the
+// background. It takes no lock.
 func (ix *Index) GrowthAhead() bool {
 	slots := ix.slots.Load()
-	return slots > 0 && 2*ix.count.Load() >= slots && ix.preparedSlots.Load() != 2*slots && 2*slots <= maxSlots
+	next := 2 * slots
+	return slots > 0 && 2*ix.count.Load() >= slots && next <= maxSlots &&
+		ix.preparedSlots.Load() != next && ix.prepFailedSlots.Load() != next
 }
 
 // PrepareGrowth creates and faults in the file the next growth will copy
@@ -60,6 +64,9 @@ func (ix *Index) PrepareGrowth() error {
 	}
 	f, err := ix.createScratch(n)
 	if err != nil {
+		// Not again for this size (a full disk would fail every append's
+		// retry): the growth makes its file itself.
+		ix.prepFailedSlots.Store(n)
 		return err
 	}
 	// Fault the pages in for writing now: the copy then stores without a

@@ -172,3 +172,51 @@ func TestPrepareGrowthConcurrentWithPuts(t *testing.T) {
 		t.Fatalf("directory holds %v after Close, want only the index", names)
 	}
 }
+
+// A preparation that failed is not asked for again for the same size (a
+// full disk would otherwise fail a preparation per Put), and the growth
+// makes its own file.
+func TestFailedPreparationIsNotRepeated(t *testing.T) {
+	fs0, _ := newFS(t)
+	fs := &failCreateFS{FS: fs0, fail: "index.grow"}
+	ix := mustCreate(t, fs, "index", 16)
+	defer mustClose(t, ix)
+	for n := range 8 {
+		mustPut(t, ix, n, 0)
+	}
+	if err := ix.PrepareGrowth(); !errors.Is(err, errCreate) {
+		t.Fatalf("PrepareGrowth: %v, want the Create failure", err)
+	}
+	if ix.GrowthAhead() {
+		t.Fatal("GrowthAhead asks again for the size whose preparation failed")
+	}
+	fs.fail = ""
+	for n := 8; n < 13; n++ {
+		mustPut(t, ix, n, 0)
+	}
+	waitTail(t, ix)
+	if total, prepared := ix.Growths(); total != 1 || prepared != 0 {
+		t.Fatalf("Growths() = %d, %d; want 1, 0", total, prepared)
+	}
+	for n := 13; n < 16; n++ { // half of 32 slots: the next size may be prepared
+		mustPut(t, ix, n, 0)
+	}
+	if !ix.GrowthAhead() {
+		t.Fatal("no GrowthAhead for the next size")
+	}
+}
+
+var errCreate = errors.New("injected create failure")
+
+// failCreateFS fails Create of the file named fail.
+type failCreateFS struct {
+	mmapfile.FS
+	fail string
+}
+
+func (f *failCreateFS) Create(name string, size int64) (mmapfile.File, error) {
+	if name == f.fail {
+		return nil, errCreate
+	}
+	return f.FS.Create(name, size)
+}
