@@ -1,6 +1,8 @@
 package hashindex
 
 import (
+	"flag"
+	"fmt"
 	"math/rand/v2"
 	"testing"
 )
@@ -142,3 +144,45 @@ func BenchmarkFingerprintString(b *testing.B) {
 		_ = FingerprintString(id)
 	}
 }
+
+// BenchmarkGrowthPause times the Put that doubles a full table of
+// -growth.slots slots (the pause the writer sees), with the next file
+// made by the growth itself or prepared beforehand (PrepareGrowth), on
+// the OS file system. One op is one growth; the setup of each is untimed.
+//
+//	go test ./hashindex -run '^$' -bench GrowthPause -benchtime 5x
+func BenchmarkGrowthPause(b *testing.B) {
+	for _, prepared := range []bool{false, true} {
+		b.Run(fmt.Sprintf("slots=%d/prepared=%v", *growthSlots, prepared), func(b *testing.B) {
+			full := *growthSlots * 3 / 4 // the next insert grows the table
+			for range b.N {
+				b.StopTimer()
+				fs, _ := newFS(b)
+				ix := mustCreate(b, fs, "index", *growthSlots)
+				for i := range full {
+					if err := ix.Put(synthFP(i), Entry{Tail: i, State: Live}, nil); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if prepared {
+					if err := ix.PrepareGrowth(); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.StartTimer()
+				if err := ix.Put(synthFP(full), Entry{Tail: full, State: Live}, nil); err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				if ix.Slots() != 2**growthSlots {
+					b.Fatalf("%d slots after the growth", ix.Slots())
+				}
+				if err := ix.Close(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+var growthSlots = flag.Uint64("growth.slots", 1<<20, "BenchmarkGrowthPause: slots of the table that grows")
