@@ -81,9 +81,11 @@
 //
 // # Durability
 //
-// The index is updated only after the records it points to are durable, so
-// whatever slot reaches the disk early points at a real record. The header
-// tells recovery whether the slots can be trusted:
+// In the engine's SyncEachCommit mode the index is updated only after the
+// records it points to are durable, so whatever slot reaches the disk early
+// points at a real record; in its other modes a slot may point past what a
+// power cut left of the log, which recovery checks (recovery.Replay). The
+// header tells recovery whether the slots can be trusted:
 //
 //   - The first Put after Open, Create or Flush(clean=true) writes clean=0
 //     into the header and syncs the header page before changing any slot.
