@@ -73,7 +73,7 @@ func TestStatDump(t *testing.T) {
 	}
 
 	code, o, e := runCmd("stat", dir, "--count")
-	if code != 0 || !strings.Contains(o, "streams:") || !strings.Contains(o, " 30 (scanned in") {
+	if code != 0 || !strings.Contains(o, "streams:") || !strings.Contains(o, " 30 (scanned in") || !strings.Contains(o, "slots, ") {
 		t.Errorf("stat: %d\n%s\n%s", code, o, e)
 	}
 	code, o, e = runCmd("dump", dir, "--limit", "4")

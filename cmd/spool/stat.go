@@ -44,6 +44,11 @@ func runStat(args []string, stdout, stderr io.Writer) error {
 			how, rec.Records, rec.Streams, rec.TornBytes, rec.RemovedSegments)
 	}
 	fmt.Fprintf(w, "streams:\t%d\n", st.Streams)
+	if st.IndexSlots > 0 {
+		// The index doubles at 3/4 full, and prepares the doubled file in
+		// the background from 1/2 on.
+		fmt.Fprintf(w, "index:\t%d slots, %.0f%% full (grows at 75%%)\n", st.IndexSlots, 100*float64(st.Streams)/float64(st.IndexSlots))
+	}
 	fmt.Fprintf(w, "segments:\t%d\n", st.Segments)
 	fmt.Fprintf(w, "committed position:\t%d (%s)\n", st.CommittedPosition, humanBytes(int64(st.CommittedPosition)))
 	fmt.Fprintf(w, "log end:\t%d\n", rec.LogEnd)
