@@ -42,9 +42,12 @@ type logEntry struct {
 }
 
 // readLog reads the whole log.
-func readLog(s *engine.Store) ([]engine.RecordedEvent, error) {
+func readLog(s *engine.Store) ([]engine.RecordedEvent, error) { return readLogFrom(s, 0) }
+
+// readLogFrom reads the log from position from on.
+func readLogFrom(s *engine.Store, from uint64) ([]engine.RecordedEvent, error) {
 	var out []engine.RecordedEvent
-	for e, err := range s.ReadAll(0) {
+	for e, err := range s.ReadAll(from) {
 		if err != nil {
 			return out, fmt.Errorf("ReadAll after %d events: %w", len(out), err)
 		}
@@ -106,6 +109,14 @@ func (m *model) check(s *engine.Store) ([]logEntry, tally) {
 	}
 	for _, st := range m.streams {
 		t.acked += m.checkStream(s, st, byStream[st.name], &t)
+	}
+	if len(log) > 2 {
+		// From a position in the middle: the rest of the log.
+		mid := len(log) / 2
+		rest, err := readLogFrom(s, log[mid].Position)
+		if err != nil || !slices.Equal(entries(rest), entries(log[mid:])) {
+			m.violate("ReadAll from position %d (%d events, %v) differs from the rest of the log (%d events)", log[mid].Position, len(rest), err, len(log)-mid)
+		}
 	}
 	for _, st := range m.deleted {
 		t.acked += m.checkDeleted(s, st, byStream[st.name], &t)
@@ -179,6 +190,18 @@ func (m *model) checkStream(s *engine.Store, st *stream, got []engine.RecordedEv
 	if v, err := s.StreamVersion(st.name); err != nil || v != int64(len(got))-1 {
 		m.violate("stream %s: StreamVersion %d (%v), ReadAll has %d events", st.name, v, err, len(got))
 	}
+	if len(got) > 2 {
+		// From the middle, both ways: the skip pointers' seek.
+		mid := len(got) / 2
+		if fwd, err := readStreamFrom(s, st.name, int64(mid), engine.Forward); err != nil || !slices.Equal(fwd, want[mid:]) {
+			m.violate("stream %s: ReadStream forward from version %d (%d events, %v) differs from ReadAll (%d events)", st.name, mid, len(fwd), err, len(want)-mid)
+		}
+		back, err := readStreamFrom(s, st.name, int64(mid), engine.Backward)
+		slices.Reverse(back)
+		if err != nil || !slices.Equal(back, want[:mid+1]) {
+			m.violate("stream %s: ReadStream backward from version %d (%d events, %v) differs from ReadAll (%d events)", st.name, mid, len(back), err, mid+1)
+		}
+	}
 	return ackedN
 }
 
@@ -187,6 +210,10 @@ func readStream(s *engine.Store, name string, dir engine.Direction) ([]logEntry,
 	if dir == engine.Backward {
 		from = engine.End
 	}
+	return readStreamFrom(s, name, from, dir)
+}
+
+func readStreamFrom(s *engine.Store, name string, from int64, dir engine.Direction) ([]logEntry, error) {
 	var out []logEntry
 	for e, err := range s.ReadStream(name, from, dir) {
 		if err != nil {
