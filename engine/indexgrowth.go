@@ -18,9 +18,9 @@ import (
 // (2 Mi → 4 Mi slots): see README, Caveats.
 
 // askIndexGrowth starts the preparation of the index's next file unless
-// one runs. Called by whoever puts into the index (appenders under s.mu,
-// the applier, recovery at Open), never after Close waited for indexPrep:
-// by then no append runs. A failed Open closes the index without waiting.
+// one runs. Called by whoever puts into the index through putIndex
+// (appenders under s.mu, the applier), never after Close waited for
+// indexPrep: by then no append runs.
 func (s *Store) askIndexGrowth() {
 	if !s.indexPrepping.CompareAndSwap(false, true) {
 		return

@@ -12,7 +12,7 @@ import (
 	"github.com/spooldb/spool/mmapfile/simfs"
 )
 
-// Once the index is half full, the spare preparer makes the next table's
+// Once the index is half full, a goroutine of the store makes the next table's
 // file, and the growth at 3/4 copies into it instead of making its own
 // while appends wait.
 func TestIndexGrowthPreparedInBackground(t *testing.T) {

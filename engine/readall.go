@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
 	"time"
@@ -118,12 +119,18 @@ func (lr *logReader) start(from uint64) error {
 	case *mmapfile.FaultError:
 		return s.fail(err)
 	}
+	if !errors.Is(err, ErrCorrupt) {
+		return err // a segment that could not be mapped, say: the position may be good
+	}
 	var start, known bool
-	if gerr := mmapfile.Guard(func() error {
-		start, known = lr.recordStartsAt(from)
-		return nil
+	if gerr := mmapfile.Guard(func() (err error) {
+		start, known, err = lr.recordStartsAt(from)
+		return err
 	}); gerr != nil {
-		return s.fail(gerr)
+		if _, ok := gerr.(*mmapfile.FaultError); ok {
+			return s.fail(gerr)
+		}
+		return gerr
 	}
 	switch {
 	case !known:
@@ -143,26 +150,26 @@ func (lr *logReader) start(from uint64) error {
 // records are walked from its first by their size fields alone (without
 // checksums, so the walk costs a fraction of a read), which damage before
 // pos stops.
-func (lr *logReader) recordStartsAt(pos uint64) (start, known bool) {
+func (lr *logReader) recordStartsAt(pos uint64) (start, known bool, err error) {
 	m, err := lr.view.segmentAt(pos)
 	if err != nil {
-		return false, false
+		return false, false, err
 	}
 	if m.seg.compacted {
 		_, start = m.pmap.Find(pos)
-		return start, true
+		return start, true, nil
 	}
 	var r segment.Record
 	at, off := m.base, int64(segment.HeaderSize)
 	for at < pos {
 		n, err := segment.Peek(m.data, off, at, &r)
 		if err != nil {
-			return false, false
+			return false, false, nil
 		}
 		at += uint64(n)
 		off += int64(n)
 	}
-	return at == pos, true
+	return at == pos, true, nil
 }
 
 // advance moves the snapshot on to next, a later committed position. The

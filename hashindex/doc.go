@@ -125,11 +125,11 @@
 //
 // # Faults
 //
-// Create, Open, Lookup, Put, Flush, Validate and All touch mapped memory,
-// which faults (SIGBUS) if the file was truncated underneath or a page
-// cannot be read back. Callers run index methods inside mmapfile.Guard,
-// which turns such a fault into an error; this package does not guard
-// itself, so that one Guard can cover a whole batch of work. Locks are
-// released by deferred calls, so a fault unwinding through a method leaves
-// the index unlocked.
+// Create, Open, Lookup, Put, Flush, Validate, All and PrepareGrowth touch
+// mapped memory, which faults (SIGBUS) if the file was truncated
+// underneath or a page cannot be read back. Callers run index methods
+// inside mmapfile.Guard, which turns such a fault into an error; this
+// package does not guard itself, so that one Guard can cover a whole batch
+// of work. Locks are released by deferred calls, so a fault unwinding
+// through a method leaves the index unlocked.
 package hashindex

@@ -63,7 +63,8 @@ func (ix *Index) markDirty(t *table) error {
 // Put clears the flag again.
 //
 // The slot msync is skipped when no slot changed since the last one (a
-// growth syncs the whole new file itself). Flush holds no lock that Lookups
+// growth counts as a change: Puts may have gone into its file while its
+// tail synced it). Flush first waits for a growth's tail. Flush holds no lock that Lookups
 // need, so they continue during its msyncs. Flush and Put exclude each
 // other (writeMu), so they may run on different goroutines, but checkpoint
 // then covers only the Puts that returned before Flush was called: the

@@ -248,9 +248,10 @@ func (ix *Index) CheckpointRecordLen() uint32 { return ix.lastLen.Load() }
 // either and by Flush(clean=false).
 func (ix *Index) Clean() bool { return ix.clean.Load() }
 
-// Close unmaps the file. It writes nothing: call Flush(checkpoint,
-// recordLen, true) first for a clean shutdown. Calls after Close fail with
-// mmapfile.ErrClosed.
+// Close unmaps the file. It writes no slot or header: call
+// Flush(checkpoint, recordLen, true) first for a clean shutdown. It waits
+// for a growth's tail (which renames the grown file over the index). Calls
+// after Close fail with mmapfile.ErrClosed.
 //
 // A file prepared for the next growth is removed: it holds nothing.
 func (ix *Index) Close() error {

@@ -213,6 +213,8 @@ func (st state) recoverAndCheck(after *simfs.FS, r *rand.Rand, m *model) tally {
 	}
 	log1, t1 := m.check(s2)
 	t.add(t1)
+	// Whatever recovery cut off must be gone from the device too.
+	checkDurableEnd(after, s2.Stats().CommittedPosition, m)
 
 	// Recovery must be idempotent: crash again at once, with no writes.
 	again := after.Crash(r, simfs.Random)
@@ -229,6 +231,10 @@ func (st state) recoverAndCheck(after *simfs.FS, r *rand.Rand, m *model) tally {
 	st.crashAfterContinuing(again, s3, r, m)
 	return t
 }
+
+// freshStreams is how many streams continueAfter creates: more than a
+// state's smallest index holds, so that its growth is crashed too.
+const freshStreams = 24
 
 // crashAfterContinuing checks that a recovered store that was written to
 // again survives the next crash: everything is synced, the power is cut,
@@ -266,6 +272,18 @@ func (st state) crashAfterContinuing(fs *simfs.FS, s *engine.Store, r *rand.Rand
 		m.violate("a crash of the recovered store written to again changed its synced log: %d events, then %d", len(before), len(after))
 		return
 	}
+	// The index (grown by the fresh streams, its growth's tail perhaps cut)
+	// must lead to every stream's newest event.
+	newest := make(map[string]int64)
+	for _, e := range after {
+		newest[e.Stream] = max(newest[e.Stream], e.Version)
+	}
+	for name, v := range newest {
+		if got, err := s2.StreamVersion(name); err != nil || got != v {
+			m.violate("after a crash of the recovered store written to again, StreamVersion(%s) = %d, %v; the log's newest is %d", name, got, err, v)
+			return
+		}
+	}
 	for i := range before {
 		if !bytes.Equal(before[i].Data, after[i].Data) {
 			m.violate("a crash of the recovered store written to again changed the data of %s version %d", before[i].Stream, before[i].Version)
@@ -275,8 +293,18 @@ func (st state) crashAfterContinuing(fs *simfs.FS, s *engine.Store, r *rand.Rand
 }
 
 // continueAfter appends to every stream of the recovered store with its
-// recovered version as expected version and reads the event back.
+// recovered version as expected version and reads the event back, then
+// creates freshStreams new streams, enough to grow a small index.
 func (st state) continueAfter(s *engine.Store, m *model) {
+	defer func() {
+		for i := range freshStreams {
+			name := fmt.Sprintf("fresh-%d", i)
+			if _, err := s.Append(bg, name, engine.NoStream, engine.Event{Type: "after", Data: []byte(name)}); err != nil {
+				m.violate("stream %s: creating it after recovery: %v", name, err)
+				return
+			}
+		}
+	}()
 	for _, sm := range m.deleted {
 		// NoStream when deleted: the versions go on after the old ones.
 		v, err := s.StreamVersion(sm.name)
