@@ -70,8 +70,8 @@ func TestVerifyCommandCleanStore(t *testing.T) {
 	}
 	// stderr is no terminal: plain progress lines, the last at 100%.
 	lines := strings.Split(strings.TrimSpace(e), "\n")
-	if len(lines) < 2 || !strings.Contains(lines[len(lines)-1], "(100%)") {
-		t.Fatalf("progress output %q", e)
+	if len(lines) < 1 || !strings.Contains(lines[len(lines)-1], "(100%)") || strings.Contains(e, "(0%)") {
+		t.Fatalf("progress output %q (want steps of 10%% up to 100%%, no 0%% line)", e)
 	}
 	if code, _, e := runCmd("verify", t.TempDir()); code != 1 || !strings.Contains(e, "not a spool store") {
 		t.Fatalf("verify empty dir: %d %q", code, e)

@@ -89,12 +89,12 @@ type progress struct {
 	tty   bool
 	start time.Time
 	last  time.Time
-	tenth int64 // the last 10% step printed, plain mode
+	tenth int64 // the last 10% step printed, plain mode (0: none yet; 0% says nothing)
 	drawn bool
 }
 
 func newProgress(w io.Writer, what string) *progress {
-	return &progress{w: w, what: what, tty: isTerminal(w), start: time.Now(), tenth: -1}
+	return &progress{w: w, what: what, tty: isTerminal(w), start: time.Now()}
 }
 
 func isTerminal(w io.Writer) bool {
