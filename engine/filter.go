@@ -21,7 +21,9 @@ type Filter struct {
 	// Types keeps events whose type is one of these.
 	Types []string
 	// Match, when set, keeps events for which it returns true. The header's
-	// byte slices are valid only during the call.
+	// byte slices are valid only during the call. It may also see events
+	// that retention then hides (deleted streams, TruncateBefore, MaxCount,
+	// MaxAge): that check comes after it, once per chunk of records.
 	Match func(h *EventHeader) bool
 }
 
