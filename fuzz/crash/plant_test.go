@@ -15,9 +15,9 @@ const maxSensitivityStates = 2000
 
 // TestSensitivity plants each known bug in turn (build tag
 // spool_sensitivity) and requires the harness to catch it within
-// maxSensitivityStates states: random crash states and corruption states,
-// alternating. A harness that misses a planted bug proves little when it
-// finds nothing.
+// maxSensitivityStates states: random crash states, corruption states and
+// compaction crash states, in turn. A harness that misses a planted bug
+// proves little when it finds nothing.
 //
 //	go test -tags spool_sensitivity ./fuzz/crash -run TestSensitivity -v
 func TestSensitivity(t *testing.T) {
@@ -30,10 +30,13 @@ func TestSensitivity(t *testing.T) {
 			for i := range uint64(maxSensitivityStates) {
 				seed := base + i
 				var err error
-				if i%2 == 0 {
+				switch i % 3 {
+				case 0:
 					_, err = randomState(seed).run()
-				} else {
+				case 1:
 					err = corruptionState(seed, nil)
+				default:
+					_, err = compactionState(seed).run()
 				}
 				if err != nil {
 					t.Logf("caught after %d states (%v), seed %d: %.300v", i+1, time.Since(start).Round(time.Millisecond), seed, err)
