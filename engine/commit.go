@@ -5,6 +5,7 @@ import (
 
 	"github.com/spooldb/spool/internal/plant"
 	"github.com/spooldb/spool/mmapfile"
+	"github.com/spooldb/spool/segment"
 )
 
 // Group commit is a two-stage pipeline of goroutines:
@@ -255,6 +256,14 @@ func (s *Store) syncTo(target uint64) error {
 		}
 		lo, hi := max(from, seg.base), min(target, end)
 		n := int64(hi - lo)
+		if hi == target {
+			// The zeroed record header past the log end too: the device
+			// must read "end" there, not bytes an earlier life of the
+			// file left past a clean end (a record of its own could
+			// verify there). msync covers whole pages, so this costs a
+			// page more only when the header crosses into the next one.
+			n += int64(min(segment.RecordHeaderSize, seg.limit()-hi))
+		}
 		if plant.On(plant.SyncPageShort) {
 			n = max(n-4096, 0)
 		}

@@ -174,3 +174,64 @@ func TestRecoveryDoesNotRetryFailedSync(t *testing.T) {
 		t.Fatal("no recovery msync failed in any state: the test tests nothing")
 	}
 }
+
+// TestDeviceReadsEndPastTheSyncedLog: past a synced log end the device
+// must hold a zero record header, as the format promises ("the end always
+// reads as such"), also where an earlier life of the file left bytes past
+// a clean end. The writer zeroes the header past every append, but when
+// the log ends at a page boundary that header lies in the next page: the
+// sync must cover it. Found by the crash suites' durable-end check (seed
+// 1796318974257364893, the header across a page boundary); here the end
+// is exactly at one.
+func TestDeviceReadsEndPastTheSyncedLog(t *testing.T) {
+	const segName = "0000000000000000.seg"
+	fs := simfs.New(simfs.Config{Seed: 1})
+	opts := &engine.Options{Storage: fs, SegmentSize: 64 << 10, IndexSlots: 16}
+	s, err := engine.Open("life", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Bytes of an earlier life past a clean end at position 0: not a
+	// record, so recovery leaves them where they are.
+	f, err := fs.Open(segName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	garbage := bytes.Repeat([]byte{0xfb, 0x42, 0x3c, 0xea}, 1024)
+	if err := f.WriteAt(garbage, 4096); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Sync(4096, 4096); err != nil {
+		t.Fatal(err)
+	}
+	_ = f.Close()
+
+	s, err = engine.Open("life", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	// 16 records of 248 bytes end at log position 3968, file offset 4096.
+	data := bytes.Repeat([]byte{'x'}, 248-segment.RecordHeaderSize-2)
+	for range 16 {
+		if _, err := s.Append(bg, "b", engine.Any, engine.Event{Type: "t", Data: data}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if end := s.Stats().CommittedPosition; end != 3968 {
+		t.Fatalf("log ends at %d, want 3968", end)
+	}
+	img, ok := fs.Durable(segName)
+	if !ok {
+		t.Fatal("segment not durable")
+	}
+	if !segment.IsEnd(img[4096:]) {
+		t.Fatalf("the device holds % x past the synced log end, not a zero record header", img[4096:4096+16])
+	}
+}
