@@ -40,12 +40,10 @@ func (ix *Index) grow(old *table) (*table, error) {
 	tmp := ix.name + growSuffix
 	ix.prepMu.Lock()
 	defer ix.prepMu.Unlock()
-	f, err := ix.takePrepared(n)
-	if err != nil {
-		return nil, err
-	}
+	f := ix.takePrepared()
 	wasPrepared := f != nil
 	if !wasPrepared {
+		var err error
 		if f, err = ix.createScratch(n); err != nil {
 			return nil, err
 		}

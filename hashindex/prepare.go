@@ -54,13 +54,7 @@ func (ix *Index) PrepareGrowth() error {
 		return nil
 	}
 	if ix.prepared != nil {
-		if ix.preparedSlots.Load() == n {
-			return nil
-		}
-		// Prepared for a table the index has grown past since.
-		if err := ix.dropPreparedLocked(); err != nil {
-			return err
-		}
+		return nil // for n slots: see takePrepared
 	}
 	f, err := ix.createScratch(n)
 	if err != nil {
@@ -101,20 +95,15 @@ func (ix *Index) createScratch(n uint64) (mmapfile.File, error) {
 	return f, nil
 }
 
-// takePrepared returns the prepared file if it is for a table of n slots,
-// leaving none prepared. A file prepared for another size is removed. The
-// caller holds prepMu.
-func (ix *Index) takePrepared(n uint64) (mmapfile.File, error) {
-	if ix.prepared == nil {
-		return nil, nil
-	}
-	if ix.preparedSlots.Load() != n {
-		return nil, ix.dropPreparedLocked()
-	}
+// takePrepared returns the prepared file, if any, leaving none prepared.
+// It is always for twice the current table's slots: the slot count changes
+// only in a growth, which takes the file first, under prepMu, the lock
+// PrepareGrowth holds. The caller holds prepMu.
+func (ix *Index) takePrepared() mmapfile.File {
 	f := ix.prepared
 	ix.prepared = nil
 	ix.preparedSlots.Store(0)
-	return f, nil
+	return f
 }
 
 // dropPreparedLocked unmaps and removes the prepared file. The caller
