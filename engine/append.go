@@ -462,7 +462,10 @@ func (s *Store) headLocked(stream string, fp hashindex.Fingerprint) (streamHead,
 	}
 	head.slot = slot
 	if e.Aux != 0 {
-		m, ok := s.meta.get(stream)
+		m, ok, err := s.meta.get(stream)
+		if err != nil {
+			return noStreamHead, err
+		}
 		if !ok || m.sys != e.Aux-1 {
 			return noStreamHead, &CorruptionError{Segment: s.index.Name(), Offset: -1, Reason: fmt.Sprintf(
 				"stream %q: the index names system record %d, the metadata loaded at Open does not", stream, e.Aux-1)}

@@ -63,7 +63,11 @@ type CompactReport struct {
 	BytesAfter  int64 // file bytes of their replacements
 	Kept        int   // records the rewritten segments kept
 	Dropped     int   // records they dropped
-	Duration    time.Duration
+	// Damaged counts the sealed segments left as they are because a
+	// record in them failed its checks; Compact then returns the first
+	// such error, after compacting the others.
+	Damaged  int
+	Duration time.Duration
 }
 
 // Compact reclaims the space of the events retention hides (deleted and
@@ -84,6 +88,11 @@ type CompactReport struct {
 // What compaction keeps of a stream whose events are hidden: its newest
 // system record, and its newest event, which the index points at and the
 // next append to the stream links to.
+//
+// A segment holding a damaged record (ErrCorrupt) is left as it is, damage
+// included, so that readers keep reporting it rather than lose records
+// silently; the segments on either side of it are still compacted, and
+// the error comes back with the report (CompactReport.Damaged).
 func (s *Store) Compact(ctx context.Context, opts *CompactOptions) (rep CompactReport, err error) {
 	// A panic in the caller's Progress is held until everything below has
 	// been undone or finished, then raised again (see progressPanic).
@@ -177,33 +186,44 @@ func (s *Store) Compact(ctx context.Context, opts *CompactOptions) (rep CompactR
 		sealed = append(sealed, f)
 	}
 	rep.Segments = len(sealed)
-	stats, err := s.survey(ctx, sealed, keep, o.BytesPerSecond, progress)
+	stats, damaged, damage, err := s.survey(ctx, sealed, keep, o.BytesPerSecond, progress)
 	if err != nil {
 		return rep, err
 	}
-	runs, err := compaction.Plan(stats, copts)
-	if err != nil {
-		return rep, err
-	}
-	for _, run := range runs {
-		if err := s.rewriteRun(ctx, sealed[run.From:run.To], keep, copts, &rep); err != nil {
+	rep.Damaged = len(damaged)
+	// Runs are planned between damaged segments, which none may include.
+	from := 0
+	for _, to := range append(damaged, len(sealed)) {
+		runs, err := compaction.Plan(stats[from:to], copts)
+		if err != nil {
 			return rep, err
 		}
+		for _, run := range runs {
+			if err := s.rewriteRun(ctx, sealed[from+run.From:from+run.To], keep, copts, &rep); err != nil {
+				return rep, err
+			}
+		}
+		from = to + 1
 	}
 	s.stats.compactions.Add(1)
+	if damage != nil {
+		return rep, fmt.Errorf("spool: compaction left the damaged segments as they are (%d): %w", len(damaged), damage)
+	}
 	return rep, nil
 }
 
 // survey measures the dead bytes of every sealed segment, for Plan,
-// reporting its progress as CompactSurveying.
-func (s *Store) survey(ctx context.Context, sealed []*segmentFile, keep compaction.Keep, rate int64, progress func(CompactProgress)) ([]compaction.SegmentStats, error) {
-	stats := make([]compaction.SegmentStats, len(sealed))
+// reporting its progress as CompactSurveying. A segment with a damaged
+// record is not measured: damaged lists their indexes in sealed, in
+// order, and damage is the first one's error.
+func (s *Store) survey(ctx context.Context, sealed []*segmentFile, keep compaction.Keep, rate int64, progress func(CompactProgress)) (stats []compaction.SegmentStats, damaged []int, damage error, err error) {
+	stats = make([]compaction.SegmentStats, len(sealed))
 	total := CompactProgress{Phase: CompactSurveying, Segments: len(sealed)}
 	progress(total)
 	for i, f := range sealed {
 		src, release, err := s.compactionSource(f)
 		if err != nil {
-			return nil, err
+			return nil, nil, nil, err
 		}
 		done := total
 		stats[i], err = compaction.Measure(ctx, src, keep, &compaction.Options{
@@ -214,8 +234,15 @@ func (s *Store) survey(ctx context.Context, sealed []*segmentFile, keep compacti
 			},
 		})
 		release()
+		if errors.Is(err, ErrCorrupt) {
+			damaged = append(damaged, i)
+			if damage == nil {
+				damage = err
+			}
+			stats[i], err = compaction.SegmentStats{}, nil
+		}
 		if err != nil {
-			return nil, err
+			return nil, nil, nil, err
 		}
 		total.SegmentsDone = i + 1
 		total.BytesRead += stats[i].Bytes
@@ -223,7 +250,7 @@ func (s *Store) survey(ctx context.Context, sealed []*segmentFile, keep compacti
 		total.Dropped += stats[i].Records - stats[i].LiveRecords
 		progress(total)
 	}
-	return stats, nil
+	return stats, damaged, damage, nil
 }
 
 // checkpointAll makes the log durable and checkpoints the index through
@@ -446,6 +473,12 @@ func (s *Store) retentionSnapshot(ctx context.Context, cp uint64) (map[string]re
 				}
 			}
 			r, err := s.retainedOf(&v, stream, &m, now, cp)
+			if errors.Is(err, ErrCorrupt) {
+				// A damaged record of the stream hides what its
+				// retention leaves: keep all of it. The survey
+				// reports the damage if compaction reaches it.
+				continue
+			}
 			if err != nil {
 				return err
 			}

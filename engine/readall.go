@@ -242,28 +242,38 @@ func (lr *logReader) fill() (int, error) {
 	if _, ok := err.(*mmapfile.FaultError); ok {
 		err = lr.s.fail(err)
 	}
-	return lr.retained(n), err
+	kept, rerr := lr.retained(n)
+	if rerr != nil {
+		err = rerr // it concerns an earlier record than err
+	}
+	return kept, err
 }
 
 // testHookDecoded, when set, runs after fill decodes each record.
 var testHookDecoded func()
 
 // retained drops the events of buf[:n] that their streams' retention
-// hides, and returns how many are left. The metadata table's read lock is
+// hides, and returns how many are left. It stops at an event of a stream
+// whose retention is unknown (metaTable.damaged), returning the events
+// before it and the damage. The metadata table's read lock is
 // taken for the whole chunk, but only here, after the decoding: that may
 // fault pages in from the disk, and appends to streams with metadata wait
 // for the write lock (in NoSync mode holding the writer's lock, so every
 // append would wait for a reader catching up).
-func (lr *logReader) retained(n int) int {
+func (lr *logReader) retained(n int) (int, error) {
 	lr.meta.lock()
 	defer lr.meta.unlock()
 	if !lr.meta.locked {
-		return n // no stream has metadata
+		return n, nil // no stream has metadata
 	}
 	kept := 0
 	for i := range n {
 		r := &lr.buf[i]
-		if !lr.meta.shows(lr.streams[i], r.Version, r.Timestamp) {
+		shows, err := lr.meta.shows(lr.streams[i], r.Version, r.Timestamp)
+		if err != nil {
+			return kept, err
+		}
+		if !shows {
 			continue
 		}
 		if kept != i {
@@ -271,7 +281,7 @@ func (lr *logReader) retained(n int) int {
 		}
 		kept++
 	}
-	return kept
+	return kept, nil
 }
 
 // next returns the file offset of the record at lr.pos in seg, checking

@@ -160,7 +160,10 @@ func (sr *streamReader) startAt(snapshot uint64) (top segment.Record, found, ove
 			return indexErr(err)
 		}
 		if e.Aux != 0 {
-			sr.meta, sr.hasMeta = s.meta.get(sr.stream)
+			sr.meta, sr.hasMeta, err = s.meta.get(sr.stream)
+			if err != nil {
+				return err
+			}
 			if sr.hasMeta && sr.meta.tombstoned {
 				return fmt.Errorf("%w: %q", ErrStreamDeleted, sr.stream)
 			}

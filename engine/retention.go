@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -88,35 +89,77 @@ func ageCutoff(src recordSource, stream string, top *segment.Record, lo int64, m
 // changed by the committer as system records and later events of those
 // streams commit, before readers can see them committed.
 type metaTable struct {
-	// n is the number of entries, read without the lock: while it is
-	// zero, log readers skip the lookups altogether.
+	// n is the number of entries and damaged streams, read without the
+	// lock: while it is zero, log readers skip the lookups altogether.
 	n  atomic.Int64
 	mu sync.RWMutex
 	m  map[string]*streamMeta
+	// damaged holds the streams whose newest system record did not
+	// decode at Open, by fingerprint (the record held the stream's name),
+	// with the corruption error. Their retention is unknown: every read,
+	// append and log read that reaches one of them fails with that
+	// error, rather than return events the lost record may have hidden.
+	// Set at Open only; empty in a healthy store.
+	damaged map[hashindex.Fingerprint]error
 }
 
-// has reports whether stream has an entry: whether it ever had a system
-// record. Entries are never removed, and a system record's entry is made
-// when it commits, before any compaction can act on it (Compact commits
-// everything first): so a stream without one never lost records to
-// compaction (see readStreamRecord).
+// has reports whether stream has an entry, or is damaged: whether it
+// ever had a system record. Entries are never removed, and a system
+// record's entry is made when it commits, before any compaction can act
+// on it (Compact commits everything first): so a stream without one never
+// lost records to compaction (see readStreamRecord).
 func (t *metaTable) has(stream string) bool {
-	_, ok := t.get(stream)
-	return ok
+	_, ok, err := t.get(stream)
+	return ok || err != nil
 }
 
-// get returns a copy of stream's entry.
-func (t *metaTable) get(stream string) (streamMeta, bool) {
+// get returns a copy of stream's entry, or the error of a damaged
+// stream.
+func (t *metaTable) get(stream string) (streamMeta, bool, error) {
 	if t.n.Load() == 0 {
-		return streamMeta{}, false
+		return streamMeta{}, false, nil
 	}
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	m, ok := t.m[stream]
 	if !ok {
-		return streamMeta{}, false
+		return streamMeta{}, false, t.damage(stream)
 	}
-	return *m, true
+	return *m, true, nil
+}
+
+// damage returns the error of stream if its system record is damaged,
+// with the lock held. A healthy store pays one length check.
+func (t *metaTable) damage(stream string) error {
+	if len(t.damaged) == 0 {
+		return nil
+	}
+	if err := t.damaged[hashindex.FingerprintString(stream)]; err != nil {
+		return fmt.Errorf("stream %q: its newest system record is damaged, so its retention is unknown: %w", stream, err)
+	}
+	return nil
+}
+
+// damagedStreams returns the number of damaged streams and one's error.
+func (t *metaTable) damagedStreams() (int, error) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	for _, err := range t.damaged {
+		return len(t.damaged), err
+	}
+	return 0, nil
+}
+
+// markDamaged records, at Open, that the stream with fingerprint fp lost
+// its newest system record to err.
+func (t *metaTable) markDamaged(fp hashindex.Fingerprint, err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.damaged == nil {
+		t.damaged = make(map[hashindex.Fingerprint]error)
+	}
+	t.damaged[fp] = err
+	t.n.Add(1)
 }
 
 // put records stream's entry.
@@ -173,18 +216,26 @@ func (v *metaView) unlock() {
 }
 
 // shows reports whether a log reader returns version v of stream, appended
-// at ts. Called between lock and unlock.
-func (v *metaView) shows(stream string, ver, ts int64) bool {
+// at ts; an error for a damaged stream. Called between lock and unlock.
+func (v *metaView) shows(stream string, ver, ts int64) (bool, error) {
 	if !v.locked {
-		return true
+		return true, nil
 	}
 	m, ok := v.t.m[stream]
-	return !ok || m.shows(ver, ts, v.now, m.last)
+	if !ok {
+		err := v.t.damage(stream)
+		return err == nil, err
+	}
+	return m.shows(ver, ts, v.now, m.last), nil
 }
 
 // loadMeta fills the metadata table from the index: every entry with an
 // aux word names its stream's newest system record. A store without stream
 // metadata has none, and the index says so without being scanned.
+//
+// A system record that fails its checks puts its stream into the damaged
+// set instead of failing Open: the rest of the store stays usable, like a
+// store with a damaged event, and only that stream reports the damage.
 func (s *Store) loadMeta() error {
 	if s.index.Annotated() == 0 {
 		return nil
@@ -196,29 +247,44 @@ func (s *Store) loadMeta() error {
 		if e.Aux == 0 {
 			continue
 		}
-		pos := e.Aux - 1
-		loc, err := v.locate(pos)
+		m, err := loadSystemRecord(&v, fp, e, &r)
+		if errors.Is(err, ErrCorrupt) {
+			s.meta.markDamaged(fp, err)
+			continue
+		}
 		if err != nil {
 			return err
 		}
-		if _, err := segment.Decode(loc.data, loc.off, pos, &r); err != nil {
-			return segment.WithSegment(err, loc.name)
-		}
-		if hashindex.FingerprintOf(r.Stream) != fp {
-			return &CorruptionError{Segment: loc.name, Offset: loc.off, Reason: fmt.Sprintf(
-				"index entry names the system record at %d, which belongs to another stream (%q)", pos, r.Stream)}
-		}
-		md, err := decodeMetadata(&r, loc.name, loc.off)
-		if err != nil {
-			return err
-		}
-		s.meta.put(string(r.Stream), streamMeta{
-			md:         md,
-			tombstoned: r.Flags&segment.FlagTombstone != 0,
-			deleted:    r.Flags&segment.FlagDeleted != 0 && r.Version == e.Version+1,
-			sys:        pos,
-			last:       e.Version,
-		})
+		s.meta.put(string(r.Stream), m)
 	}
 	return nil
+}
+
+// loadSystemRecord reads the newest system record of the stream whose
+// index entry is e, with fingerprint fp, into r, and returns the stream's
+// metadata.
+func loadSystemRecord(v *readView, fp hashindex.Fingerprint, e hashindex.Entry, r *segment.Record) (streamMeta, error) {
+	pos := e.Aux - 1
+	loc, err := v.locate(pos)
+	if err != nil {
+		return streamMeta{}, err
+	}
+	if _, err := segment.Decode(loc.data, loc.off, pos, r); err != nil {
+		return streamMeta{}, segment.WithSegment(err, loc.name)
+	}
+	if hashindex.FingerprintOf(r.Stream) != fp {
+		return streamMeta{}, &CorruptionError{Segment: loc.name, Offset: loc.off, Reason: fmt.Sprintf(
+			"index entry names the system record at %d, which belongs to another stream (%q)", pos, r.Stream)}
+	}
+	md, err := decodeMetadata(r, loc.name, loc.off)
+	if err != nil {
+		return streamMeta{}, err
+	}
+	return streamMeta{
+		md:         md,
+		tombstoned: r.Flags&segment.FlagTombstone != 0,
+		deleted:    r.Flags&segment.FlagDeleted != 0 && r.Version == e.Version+1,
+		sys:        pos,
+		last:       e.Version,
+	}, nil
 }

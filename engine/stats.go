@@ -29,6 +29,12 @@ type Stats struct {
 	// MsyncMicros is the distribution of msync latencies, in microseconds.
 	MsyncMicros Histogram
 	Streams     int // streams in the index
+	// DamagedStreams counts the streams whose newest system record
+	// failed its checks at Open: their reads and appends fail with a
+	// corruption error naming the record (see Open).
+	// DamagedStreamError is one of those errors.
+	DamagedStreams     int
+	DamagedStreamError error
 	// IndexSlots is the index's size; IndexGrowths counts its doublings
 	// since Open, IndexGrowthsPrepared those that found the new table's
 	// file prepared in the background (the others paused appends longer).
@@ -149,6 +155,7 @@ func (s *Store) Stats() Stats {
 	if p := s.stats.spareError.Load(); p != nil {
 		st.SpareError = *p
 	}
+	st.DamagedStreams, st.DamagedStreamError = s.meta.damagedStreams()
 	s.lifeMu.RLock()
 	if s.index != nil && !s.closed.Load() {
 		st.Streams = s.index.Len()

@@ -144,6 +144,12 @@ type Recovery struct {
 // of the log and brings the index up to date by replaying the log from the
 // index's last checkpoint, or rebuilds it from the whole log when that is
 // not safe.
+//
+// Open reads the newest system record of every stream that has metadata.
+// One that fails its checks does not fail Open: that stream's retention is
+// unknown, so every read of it, append to it and log read that reaches
+// one of its events fails with the corruption error, and the rest of the
+// store works (Stats.DamagedStreams counts such streams).
 func Open(dir string, opts *Options) (*Store, error) {
 	start := time.Now()
 	if err := opts.Validate(); err != nil {

@@ -57,9 +57,9 @@ func (s *Store) StreamMetadata(stream string) (StreamMetadata, error) {
 	if err := s.usable(); err != nil {
 		return StreamMetadata{}, err
 	}
-	m, ok := s.meta.get(stream)
-	if !ok {
-		return StreamMetadata{}, nil
+	m, ok, err := s.meta.get(stream)
+	if err != nil || !ok {
+		return StreamMetadata{}, err
 	}
 	if m.tombstoned {
 		return m.md, fmt.Errorf("%w: %q", ErrStreamDeleted, stream)

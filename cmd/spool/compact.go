@@ -40,10 +40,10 @@ func runCompact(args []string, stdout, stderr io.Writer) error {
 	defer stop()
 	bar := newCompactBar(stderr)
 	opts.Progress = bar.update
-	rep, err := s.Compact(ctx, opts)
+	rep, damage := s.Compact(ctx, opts)
 	bar.finish()
-	if err != nil {
-		return err
+	if damage != nil && rep.Damaged == 0 {
+		return damage
 	}
 	if err := s.Close(); err != nil {
 		return err
@@ -59,12 +59,18 @@ func runCompact(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(w, "rewritten bytes:\t%s -> %s\n", humanBytes(rep.BytesBefore), humanBytes(rep.BytesAfter))
 	fmt.Fprintf(w, "store bytes:\t%s -> %s\n", humanBytes(segmentBytes(before)), humanBytes(segmentBytes(after)))
 	fmt.Fprintf(w, "records:\t%d kept, %d dropped\n", rep.Kept, rep.Dropped)
+	if rep.Damaged > 0 {
+		fmt.Fprintf(w, "damaged segments:\t%d, left as they are (see spool verify)\n", rep.Damaged)
+	}
 	fmt.Fprintf(w, "time:\t%s", bench.FormatDuration(rep.Duration))
 	if rep.BytesBefore > 0 && rep.Duration > 0 {
 		fmt.Fprintf(w, " (%.0f MB/s of input)", float64(rep.BytesBefore)/rep.Duration.Seconds()/1e6)
 	}
 	fmt.Fprintln(w)
-	return w.Flush()
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	return damage // the other segments are compacted, but the run did not finish cleanly
 }
 
 // segmentBytes sums the sizes of a store's segment files.

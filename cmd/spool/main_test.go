@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/spooldb/spool/engine"
+	"github.com/spooldb/spool/segment"
 )
 
 func runCmd(args ...string) (int, string, string) {
@@ -109,7 +110,10 @@ func TestStatDump(t *testing.T) {
 	}
 }
 
-func TestCompact(t *testing.T) {
+// compactableStore writes 10 streams over 64 KiB segments and deletes 9
+// of them.
+func compactableStore(t *testing.T) string {
+	t.Helper()
 	dir := t.TempDir()
 	s, err := engine.Open(dir, &engine.Options{SegmentSize: 64 << 10, Durability: engine.NoSync})
 	if err != nil {
@@ -130,6 +134,43 @@ func TestCompact(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
+	return dir
+}
+
+// TestCompactLeavesDamagedSegment: a damaged record in the first segment
+// leaves it as it is; the rest is compacted, the report says so and the
+// command fails.
+func TestCompactLeavesDamagedSegment(t *testing.T) {
+	dir := compactableStore(t)
+	first := filepath.Join(dir, segment.FileName(0))
+	b, err := os.ReadFile(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[segment.HeaderSize+segment.RecordHeaderSize] ^= 1 // the first record's stream ID
+	if err := os.WriteFile(first, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, o, e := runCmd("compact", dir)
+	if code != 1 || !strings.Contains(o, "damaged segments:") || !strings.Contains(o, " 1, left as they are") || !strings.Contains(e, "checksum mismatch") {
+		t.Fatalf("compact: %d\n%s\n%s", code, o, e)
+	}
+	var rewritten int
+	for _, line := range strings.Split(o, "\n") {
+		if strings.HasPrefix(line, "segments rewritten:") {
+			fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(line, "segments rewritten:")), "%d", &rewritten)
+		}
+	}
+	if rewritten == 0 {
+		t.Fatalf("compact rewrote no segment:\n%s", o)
+	}
+	if after, err := os.ReadFile(first); err != nil || !bytes.Equal(b, after) {
+		t.Fatalf("the damaged segment changed (%v)", err)
+	}
+}
+
+func TestCompact(t *testing.T) {
+	dir := compactableStore(t)
 	code, o, e := runCmd("compact", dir)
 	if code != 0 || !strings.Contains(o, "segments rewritten:") || !strings.Contains(o, "dropped") || !strings.Contains(e, "run 1: measuring") ||
 		strings.Count(e, "surveying") != 1 || !strings.Contains(e, "surveying 0/") {

@@ -44,6 +44,9 @@ func runStat(args []string, stdout, stderr io.Writer) error {
 			how, rec.Records, rec.Streams, rec.TornBytes, rec.RemovedSegments)
 	}
 	fmt.Fprintf(w, "streams:\t%d\n", st.Streams)
+	if st.DamagedStreams > 0 {
+		fmt.Fprintf(w, "damaged streams:\t%d, unreadable (system record damaged; e.g. %v)\n", st.DamagedStreams, st.DamagedStreamError)
+	}
 	if st.IndexSlots > 0 {
 		// The index doubles at 3/4 full, and prepares the doubled file in
 		// the background from 1/2 on.

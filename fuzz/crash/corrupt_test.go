@@ -27,7 +27,8 @@ type ackedEvent struct {
 }
 
 // corruptionState appends durably, proves everything durable with a final
-// append written after a sync (its synced-through field), cuts the power,
+// append written after a sync (its synced-through field), cuts the power
+// (a quarter of the states after a clean Close),
 // damages one acknowledged record below that proof on the device, and
 // reopens. The damage must be reported — Open fails with ErrCorrupt, or
 // reading the log does — and nothing else may change: no event before the
@@ -68,9 +69,24 @@ func corruptionState(seed uint64, kinds map[simfs.Corruption]int) error {
 		return nil
 	}
 	n := 10 + r.IntN(150)
+	// A third of the states give one stream metadata midway, a system
+	// record that hides nothing: damage to it must be reported too.
+	metaAt, sys := -1, uint64(0)
+	if r.IntN(3) == 0 {
+		metaAt = r.IntN(n)
+	}
 	for i := range n {
 		if err := appendOne(i); err != nil {
 			return fmt.Errorf("append %d: %w", i, err)
+		}
+		if i == metaAt {
+			// Log positions are dense, across segment rolls too: the
+			// system record starts where the last event ends.
+			last := acked[len(acked)-1]
+			sys = last.pos + uint64(last.size+7)&^7
+			if err := s.SetStreamMetadata(bg, last.stream, engine.StreamMetadata{MaxCount: 1 << 40}); err != nil {
+				return fmt.Errorf("set metadata: %w", err)
+			}
 		}
 	}
 	if err := s.Sync(); err != nil {
@@ -79,11 +95,27 @@ func corruptionState(seed uint64, kinds map[simfs.Corruption]int) error {
 	if err := appendOne(n); err != nil { // the proof: written after the sync
 		return fmt.Errorf("final append: %w", err)
 	}
-	after := fs.Crash(r, simfs.Random)
-	_ = s.Close()
+	// A quarter of the states close cleanly first: Open then reads no
+	// log, and the damage must be reported by the reads (or, for a
+	// system record, by its stream's quarantine).
+	var after *simfs.FS
+	if r.IntN(4) == 0 {
+		if err := s.Close(); err != nil {
+			return fmt.Errorf("close: %w", err)
+		}
+		after = fs.Crash(r, simfs.Random)
+	} else {
+		after = fs.Crash(r, simfs.Random)
+		_ = s.Close()
+	}
 
 	// Damage one record before the proof: half the time in its header.
 	target := acked[r.IntN(len(acked)-1)]
+	if metaAt >= 0 && r.IntN(2) == 0 {
+		if target, err = systemRecord(after, sys); err != nil {
+			return err
+		}
+	}
 	name, fileOff, err := locate(after, target.pos)
 	if err != nil {
 		return err
@@ -137,8 +169,15 @@ func corruptionState(seed uint64, kinds map[simfs.Corruption]int) error {
 	k := 0
 	for e, err := range s2.ReadAll(0) {
 		if err != nil {
-			if errors.Is(err, engine.ErrCorrupt) && k < len(acked) && acked[k].pos >= target.pos-8192 {
+			if errors.Is(err, engine.ErrCorrupt) && k < len(acked) && acked[k].pos+8192 >= target.pos {
 				return nil // reported, at or near the damage (a zeroed sector spans records)
+			}
+			var ce *engine.CorruptionError
+			if lo := at&^(unit-1) - 8192; errors.As(err, &ce) && ce.Segment == name && ce.Offset >= lo && ce.Offset < at&^(unit-1)+unit {
+				// A damaged record named, earlier in the log: a
+				// damaged system record stops reads of its stream at
+				// the stream's first event.
+				return nil
 			}
 			return fmt.Errorf("%s: ReadAll after %d events: %w", what, k, err)
 		}
@@ -149,6 +188,25 @@ func corruptionState(seed uint64, kinds map[simfs.Corruption]int) error {
 		k++
 	}
 	return fmt.Errorf("%s: not reported; ReadAll returned %d of %d acknowledged events", what, k, len(acked))
+}
+
+// systemRecord returns the system record at log position pos of fs's
+// durable images, as a target for damage.
+func systemRecord(fs *simfs.FS, pos uint64) (ackedEvent, error) {
+	name, off, err := locate(fs, pos)
+	if err != nil {
+		return ackedEvent{}, err
+	}
+	img, ok := fs.Durable(name)
+	if !ok {
+		return ackedEvent{}, fmt.Errorf("no durable image of %s", name)
+	}
+	var rec segment.Record
+	if _, err := segment.Decode(img, off, pos, &rec); err != nil || rec.Flags&segment.FlagMetadata == 0 {
+		return ackedEvent{}, fmt.Errorf("no system record at position %d (%s offset %d): %v", pos, name, off, err)
+	}
+	return ackedEvent{stream: string(rec.Stream) + " (system record)", version: rec.Version, pos: pos,
+		size: segment.RecordHeaderSize + len(rec.Stream) + len(rec.Type) + len(rec.Metadata) + len(rec.Data)}, nil
 }
 
 // locate returns the segment file holding log position pos and pos's
