@@ -86,7 +86,9 @@ type indexUpdate struct {
 // follow the expected version succeeds without writing them again, and
 // returns where they are. Any and StreamExists appends are never
 // recognised so; a NoStream retry is looked for where the stream began:
-// at version 0, or at its TruncateBefore after a delete.
+// at version 0, or at its TruncateBefore after a delete, or, while a
+// TruncateBefore past the stream's end hides every event, among its
+// newest events appended since that TruncateBefore was set.
 //
 // In SyncEachCommit mode Append returns only after the msync covering its
 // records; once its records are written it waits for that outcome even if
@@ -220,6 +222,19 @@ func (s *Store) appendLocked(stream string, fp hashindex.Fingerprint, expected i
 			err = &WrongExpectedVersionError{Stream: stream, Expected: expected, Actual: head.visibleVersion()}
 		}
 		return AppendResult{}, 0, err
+	}
+	if expected == NoStream && head.hasMeta && head.version >= 0 {
+		// The stream has events, all hidden: a TruncateBefore past its
+		// end hides new ones too, so the NoStream check passes again for
+		// a retry. Its events are the newest, written after the system
+		// record that set that TruncateBefore (ones before it are older
+		// events a new append may repeat).
+		if exp := head.version - int64(len(events)); exp >= -1 {
+			res, end, ok, rerr := s.retriedLocked(stream, head, exp, events)
+			if rerr != nil || (ok && res.Position > head.meta.sys) {
+				return res, end, rerr
+			}
+		}
 	}
 
 	w, err := s.reserveLocked(size)

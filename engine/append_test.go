@@ -249,3 +249,35 @@ func TestNoStreamRetryAfterTruncateBeforeRaised(t *testing.T) {
 		t.Fatalf("NoStream append to the existing stream: %v", err)
 	}
 }
+
+// TestNoStreamRetryBelowTruncateBefore: with TruncateBefore set past a
+// stream's end, a NoStream append lands hidden below it and the stream
+// still reads as not existing. Its retry passed the NoStream check and
+// wrote the events a second time; it must find them and write nothing.
+// An append with the same IDs as events hidden before the TruncateBefore
+// was set is no retry: those were written before it.
+func TestNoStreamRetryBelowTruncateBefore(t *testing.T) {
+	s := openT(t, t.TempDir(), nil)
+	defer closeT(t, s)
+	appendT(t, s, "a", NoStream, evID(1, "a"), evID(2, "b"))
+	if err := s.SetStreamMetadata(bg, "a", StreamMetadata{TruncateBefore: 100}); err != nil {
+		t.Fatal(err)
+	}
+	// Same IDs as the hidden events before the metadata: not a retry.
+	again := appendT(t, s, "a", NoStream, evID(1, "a"), evID(2, "b"))
+	if again.FirstVersion != 2 {
+		t.Fatalf("append after TruncateBefore: %+v, want versions 2 and 3", again)
+	}
+	before := s.Stats().Events
+	retry, err := s.Append(bg, "a", NoStream, evID(1, "a"), evID(2, "b"))
+	if err != nil || retry != again || s.Stats().Events != before {
+		t.Fatalf("retry: %+v, %v (first %+v), %d events written", retry, err, again, s.Stats().Events-before)
+	}
+	// Other IDs: a new append, hidden like the others.
+	if res := appendT(t, s, "a", NoStream, evID(3, "c")); res.FirstVersion != 4 {
+		t.Fatalf("append with new IDs: %+v", res)
+	}
+	if v, err := s.StreamVersion("a"); err != nil || v != NoStream {
+		t.Fatalf("StreamVersion: %d, %v", v, err)
+	}
+}
