@@ -528,25 +528,48 @@ func (s *Store) retriedLocked(stream string, head streamHead, expected int64, ev
 	}
 	src := writerSource{s}
 	r := &s.scan
-	if err := readStreamRecord(src, head.tail, stream, head.version, r); err != nil {
+	var end uint64
+	same := false
+	err := s.writerWalk(nil, func() error {
+		if err := readStreamRecord(src, head.tail, stream, head.version, r); err != nil {
+			return err
+		}
+		if err := seekVersion(src, stream, r, last); err != nil {
+			return notRemoved(err)
+		}
+		end = r.End()
+		for i := len(events) - 1; ; i-- {
+			if r.ID != events[i].ID {
+				return nil
+			}
+			if i == 0 {
+				break
+			}
+			if err := readStreamRecord(src, r.Prev, stream, r.Version-1, r); err != nil {
+				return notRemoved(err)
+			}
+		}
+		same = true
+		return nil
+	})
+	if err != nil || !same {
 		return AppendResult{}, 0, false, err
 	}
-	if err := seekVersion(src, stream, r, last); err != nil {
-		return AppendResult{}, 0, false, notRemoved(err)
-	}
-	end := r.End()
-	for i := len(events) - 1; ; i-- {
-		if r.ID != events[i].ID {
-			return AppendResult{}, 0, false, nil
-		}
-		if i == 0 {
-			break
-		}
-		if err := readStreamRecord(src, r.Prev, stream, r.Version-1, r); err != nil {
-			return AppendResult{}, 0, false, notRemoved(err)
-		}
-	}
 	return AppendResult{FirstVersion: first, LastVersion: last, Position: r.Position}, end, true, nil
+}
+
+// writerWalk runs walk, which follows a stream's chain through the
+// writer's view, with the view in walk mode: reaching a segment lets go
+// of the others but pin, whose records the caller still reads. Otherwise
+// one append's seeks (a retry check, a MaxAge search: O(log² n) records)
+// would hold every segment they pass until the append ends, past
+// MaxMappedBytes. Nothing the writer read before keeps pointing into
+// the view: stream heads are values.
+func (s *Store) writerWalk(pin *mappedSegment, walk func() error) error {
+	v := &s.writerView
+	v.walk, v.pin = true, pin
+	defer func() { v.walk, v.pin = false, nil }()
+	return walk()
 }
 
 // notRemoved is err, or nil when compaction removed the record looked for:

@@ -175,6 +175,11 @@ func (v *readView) get(pos uint64) (*mappedSegment, error) {
 	// segment, its current mapping is the one held.
 	m := f.cur.Load()
 	if m == nil || !slices.Contains(v.held, m) {
+		if v.walk {
+			// Before the new mapping is taken, so that a capped
+			// mapper can unmap the old one for it.
+			v.releaseExcept(v.pin)
+		}
 		var err error
 		for m, err = v.s.maps.acquire(f); err == errRetired; m, err = v.s.maps.acquire(f) {
 			// Compaction replaced f after list was loaded: the new list
@@ -186,9 +191,6 @@ func (v *readView) get(pos uint64) (*mappedSegment, error) {
 		}
 		if err != nil {
 			return nil, err
-		}
-		if v.walk {
-			v.releaseExcept(v.pin)
 		}
 		v.held = append(v.held, m)
 	}

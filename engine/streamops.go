@@ -110,7 +110,14 @@ func (s *Store) cutoffLocked(stream string, head *streamHead, now int64) (int64,
 	if err := readStreamRecord(src, head.tail, stream, head.version, &top); err != nil {
 		return 0, err
 	}
-	return ageCutoff(src, stream, &top, lo, &head.meta, now)
+	// The search seeks O(log n) times: top's segment (the view's last)
+	// stays while it does.
+	var cut int64
+	err := s.writerWalk(s.writerView.last, func() (err error) {
+		cut, err = ageCutoff(src, stream, &top, lo, &head.meta, now)
+		return err
+	})
+	return cut, err
 }
 
 // systemLocked checks the expected version and writes the system record.
