@@ -64,7 +64,12 @@ const (
 	// share, and 512 PiB (no cap) on 64-bit ones.
 	DefaultMaxMappedBytes = int64(512<<20) << (bits.UintSize / 64 * 30)
 	minSegmentSize        = segment.MinFileSize
-	maxSegmentSize        = 1 << 30
+	// maxSegmentSize is 1 GiB on 64-bit platforms and 256 MiB on 32-bit
+	// ones: the store maps up to two segments under the default cap plus
+	// the spare being prepared, three times the segment size, which for
+	// 1 GiB segments is more than a 32-bit address space holds (the first
+	// spare that no longer maps fails the store).
+	maxSegmentSize = 1 << 30 >> ((64 - bits.UintSize) / 16)
 	// maxIndexSlots bounds the initial index: 768 MiB, zero-filled at
 	// Open, one mapping even on 32-bit platforms. The index grows past it
 	// by doubling as streams come.
@@ -78,8 +83,9 @@ type Options struct {
 	// SyncInterval is how often SyncInterval mode msyncs.
 	SyncInterval time.Duration
 	// SegmentSize is the size of each segment file, between 64 KiB and
-	// 1 GiB and a multiple of 8. A batch of events must fit in one segment. It applies to new
-	// segments; existing ones keep their size.
+	// 1 GiB (256 MiB on 32-bit platforms) and a multiple of 8. A batch of
+	// events must fit in one segment. It applies to new segments; existing
+	// ones keep their size.
 	SegmentSize int64
 	// IndexSlots is the initial number of index slots (rounded up to a
 	// power of two, at most 1<<24, 48 bytes each); the index grows by

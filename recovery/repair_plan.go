@@ -1,6 +1,7 @@
 package recovery
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -116,8 +117,14 @@ func compactedHeader(fsys mmapfile.FS, s segName) (h segment.Header, compacted b
 // that still verify and the bytes in use after the cut.
 func planSegment(fsys mmapfile.FS, s segName, off int64) (cut int64, whole string, records int, bytes int64, err error) {
 	f, err := fsys.Open(s.name)
+	if errors.Is(err, mmapfile.ErrEmptyFile) {
+		return 0, WholeHeader, 0, 0, nil // the whole segment goes, nothing in it
+	}
 	if err != nil {
-		return 0, WholeHeader, 0, 0, nil // unmappable (empty): the whole segment goes, nothing in it
+		// Not a verdict on the file (out of descriptors or address
+		// space, say): a plan that moved it aside would count none
+		// of its records.
+		return 0, "", 0, 0, err
 	}
 	defer f.Close()
 	data := f.Bytes()

@@ -7,8 +7,10 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
+	"github.com/spooldb/spool/mmapfile"
 	"github.com/spooldb/spool/segment"
 )
 
@@ -127,5 +129,52 @@ func TestBrokenCopiesAreNotSegments(t *testing.T) {
 		if _, ok := segment.ParseFileName(n); ok {
 			t.Errorf("ParseFileName accepts %q", n)
 		}
+	}
+}
+
+// openFailFS fails Open of one file with err, as a process out of file
+// descriptors or address space would.
+type openFailFS struct {
+	mmapfile.FS
+	name string
+	err  error
+}
+
+func (f openFailFS) Open(name string) (mmapfile.File, error) {
+	if name == f.name {
+		return nil, f.err
+	}
+	return f.FS.Open(name)
+}
+
+// TestPlanTruncateKeepsOpenErrors: a segment that cannot be opened for a
+// reason other than being empty is not a segment with nothing in it. The
+// plan took it for one: it counted none of its records as lost, and the
+// cut moved it aside with the rest.
+func TestPlanTruncateKeepsOpenErrors(t *testing.T) {
+	f := standardFixture(t)
+	f.close(true)
+	fsys, err := mmapfile.OpenDir(f.dir, mmapfile.PrepFallocate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	segs, err := listSegments(fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, failing := range f.names[1:] {
+		_, err := planTruncate(openFailFS{fsys, failing, syscall.EMFILE}, segs, f.names[1], segment.HeaderSize+8)
+		if !errors.Is(err, syscall.EMFILE) {
+			t.Fatalf("plan with %s failing to open: %v, want EMFILE", failing, err)
+		}
+	}
+	// An empty file is a segment with nothing in it.
+	all, err := planTruncate(fsys, segs, f.names[1], segment.HeaderSize+8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := planTruncate(openFailFS{fsys, f.names[2], mmapfile.ErrEmptyFile}, segs, f.names[1], segment.HeaderSize+8)
+	if err != nil || plan.Records >= all.Records || plan.Bytes >= all.Bytes {
+		t.Fatalf("plan with an empty later segment: %+v, %v (with it: %+v)", plan, err, all)
 	}
 }

@@ -40,11 +40,21 @@ type VerifyOptions struct {
 	// and unmaps the least recently read one past the cap, so that a store
 	// larger than a 32-bit address space can be verified.
 	MaxMappedSegments int
+	// MaxMappedBytes caps the bytes of the segments mapped at once in the
+	// same way (default: DefaultVerifyMappedBytes): segments may be up to
+	// 1 GiB, and a count alone lets a few large ones exhaust a 32-bit
+	// address space. One segment is always mapped, whatever its size.
+	MaxMappedBytes int64
 }
 
 // DefaultVerifyMappedSegments is 16 on 32-bit platforms (256 MiB of
 // default-sized segments there) and practically unlimited on 64-bit ones.
 const DefaultVerifyMappedSegments = 16 << (bits.UintSize / 64 * 24)
+
+// DefaultVerifyMappedBytes is 512 MiB on 32-bit platforms (the engine's
+// default cap of mapped segment bytes there) and practically unlimited on
+// 64-bit ones.
+const DefaultVerifyMappedBytes = int64(512<<20) << (bits.UintSize / 64 * 30)
 
 // VerifyReport is what Verify found. Problems are damage: each is a
 // *segment.CorruptionError naming the file (a segment, or the index) and
@@ -108,6 +118,9 @@ func Verify(dir string, opts *VerifyOptions) (VerifyReport, error) {
 	if o.MaxMappedSegments <= 0 {
 		o.MaxMappedSegments = DefaultVerifyMappedSegments
 	}
+	if o.MaxMappedBytes <= 0 {
+		o.MaxMappedBytes = DefaultVerifyMappedBytes
+	}
 	fsys, names, lock, err := openStoreDir(dir, mmapfile.PrepZeroFill)
 	if err != nil {
 		return VerifyReport{}, err
@@ -150,9 +163,10 @@ type verifier struct {
 
 	// fsys maps segments on demand; mapped counts those mapped now, and
 	// clock orders their uses (see mapSegment).
-	fsys   mmapfile.FS
-	mapped int
-	clock  uint64
+	fsys        mmapfile.FS
+	mapped      int
+	mappedBytes int64
+	clock       uint64
 
 	total, segDone, reported, step int64 // progress
 }
@@ -191,7 +205,8 @@ func (v *verifier) close() {
 }
 
 // mapSegment maps s (usable) if it is not mapped, unmapping the least
-// recently used unpinned segment when MaxMappedSegments are mapped. The
+// recently used unpinned segments while MaxMappedSegments are mapped or s
+// would take the mapped bytes past MaxMappedBytes. The
 // data of a segment mapped before may be gone after a call, unless it is
 // pinned.
 func (v *verifier) mapSegment(s *vseg) ([]byte, error) {
@@ -200,7 +215,7 @@ func (v *verifier) mapSegment(s *vseg) ([]byte, error) {
 	if s.file != nil {
 		return s.data, nil
 	}
-	for v.mapped >= v.opts.MaxMappedSegments {
+	for v.mapped >= v.opts.MaxMappedSegments || (v.mapped > 0 && v.mappedBytes+s.size > v.opts.MaxMappedBytes) {
 		var victim *vseg
 		for i := range v.segs {
 			o := &v.segs[i]
@@ -231,6 +246,7 @@ func (v *verifier) mapSegment(s *vseg) ([]byte, error) {
 	}
 	s.file, s.data = f, f.Bytes()
 	v.mapped++
+	v.mappedBytes += s.size
 	return s.data, nil
 }
 
@@ -239,6 +255,7 @@ func (v *verifier) unmap(s *vseg) {
 		_ = s.file.Close()
 		s.file, s.data, s.pmap = nil, nil, segment.PositionMap{}
 		v.mapped--
+		v.mappedBytes -= s.size
 	}
 }
 

@@ -147,11 +147,12 @@ func TestVerifyFaults(t *testing.T) {
 		}, "header checksum mismatch"},
 	}
 	// With one segment mapped at a time, as in a store far larger than a
-	// 32-bit address space, the findings are the same.
+	// 32-bit address space (capped by count or by bytes), the findings are
+	// the same.
 	for _, c := range cases {
-		for _, maxMapped := range []int{0, 1} {
-			t.Run(fmt.Sprintf("%s/mapped=%d", c.name, maxMapped), func(t *testing.T) {
-				verifyFault(t, c.fault, c.reason, &VerifyOptions{MaxMappedSegments: maxMapped})
+		for _, o := range []VerifyOptions{{}, {MaxMappedSegments: 1}, {MaxMappedBytes: fixtureSegSize}} {
+			t.Run(fmt.Sprintf("%s/mapped=%d,bytes=%d", c.name, o.MaxMappedSegments, o.MaxMappedBytes), func(t *testing.T) {
+				verifyFault(t, c.fault, c.reason, &o)
 			})
 		}
 	}

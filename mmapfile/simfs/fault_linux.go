@@ -82,8 +82,13 @@ func (img *faultImage) free() {
 // made fault. Native Linux does; under qemu-user it depends on the target
 // (here arm64 does, arm does not), and where it does not, Guard lets such
 // a fault through as a plain panic: use FaultPage only when this returns
-// true.
+// true. It is false, too, where pages are not PageSize bytes (arm64
+// kernels with 16 KiB or 64 KiB pages): faultable images cannot be made
+// there.
 var FaultsAttributed = sync.OnceValue(func() bool {
+	if os.Getpagesize() != PageSize {
+		return false
+	}
 	m, err := unix.Mmap(-1, 0, PageSize, unix.PROT_NONE, unix.MAP_PRIVATE|unix.MAP_ANON)
 	if err != nil {
 		return false
