@@ -25,6 +25,10 @@ func WriteComparison(w io.Writer, nameA string, a *Report, nameB string, b *Repo
 		rep         *Report
 	}{{"A", nameA, a}, {"B", nameB, b}} {
 		fmt.Fprintf(&sb, "# %s: %s (%s, spool %s, %s)\n", s.label, s.name, s.rep.Started.Format(time.RFC3339), s.rep.SpoolVersion, roundsOf(s.rep))
+		if s.rep.Incomplete != "" {
+			// Its rows or rounds stop where the run did.
+			fmt.Fprintf(&sb, "# %s is INCOMPLETE: %s\n", s.label, s.rep.Incomplete)
+		}
 	}
 	for _, d := range differingFacts(a, b) {
 		fmt.Fprintf(&sb, "# differs: %s: A %q, B %q\n", d[0], d[1], d[2])

@@ -112,3 +112,18 @@ func TestCompareDifferingFacts(t *testing.T) {
 		t.Errorf("facts:\n%s", out.String())
 	}
 }
+
+// TestCompareMarksIncompleteReports: a report whose run stopped early
+// lacks rows or rounds; the comparison must say so, not pass its rows off
+// as a whole run.
+func TestCompareMarksIncompleteReports(t *testing.T) {
+	a, b := sampleReport(sampleRounds(1, 1)), sampleReport(sampleRounds(1, 1))
+	b.Incomplete = "W2: context canceled"
+	var out bytes.Buffer
+	if err := WriteComparison(&out, "a", a, "b", b); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "# B is INCOMPLETE: W2: context canceled\n") || strings.Count(out.String(), "INCOMPLETE") != 1 {
+		t.Errorf("comparison:\n%s", out.String())
+	}
+}
