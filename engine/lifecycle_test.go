@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/spooldb/spool/mmapfile"
 	"github.com/spooldb/spool/mmapfile/simfs"
+	"github.com/spooldb/spool/segment"
 )
 
 // TestCloseDuringCompactProgress: Close while a Compact runs a Progress
@@ -172,5 +174,64 @@ func TestSpareFailureRetriedAtRoll(t *testing.T) {
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestFaultDuringOpenReleasesFiles: an Open that fails on a memory fault
+// (a page of the log the device cannot read back) releases every file it
+// mapped. A fault reading a segment's header left that segment open, and
+// one while the index was checked against the log (the clean index's log
+// end, or a replay from its checkpoint) left the index open, and in the
+// first case the last segment mapped: files that stayed open and mapped
+// for as long as the process ran, more with every Open retried.
+func TestFaultDuringOpenReleasesFiles(t *testing.T) {
+	if !simfs.FaultsAttributed() {
+		t.Skip("this machine does not report fault addresses (qemu-user for arm)")
+	}
+	for _, tc := range []struct {
+		name  string
+		clean bool
+		at    func(records []AppendResult, end uint64) int64 // file offset in the segment
+	}{
+		// Open reads every segment's header.
+		{"header", true, func([]AppendResult, uint64) int64 { return 0 }},
+		// After a clean Close, it reads the log end the index names.
+		{"clean-end", true, func(_ []AppendResult, end uint64) int64 { return int64(end) + segment.HeaderSize }},
+		// After a crash, it replays the log from the index's checkpoint
+		// (0 here), reading the records the index entries name through
+		// the mapping: the newest one here.
+		{"replay", false, func(r []AppendResult, _ uint64) int64 { return int64(r[29].Position) + segment.HeaderSize }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sim := simfs.New(simfs.Config{Seed: 1, Faultable: true})
+			cfs := newFileCountingFS(sim)
+			o := &Options{Storage: cfs, SegmentSize: 64 << 10, IndexSlots: 16}
+			s := openT(t, "d", o)
+			var records []AppendResult
+			for i := range 30 {
+				records = append(records, appendT(t, s, fmt.Sprintf("s%d", i%3), Any, ev(strings.Repeat("x", 500))))
+			}
+			end := s.committed.Load()
+			name := (*s.segs.Load())[0].name // one segment: 30 small events
+			if tc.clean {
+				closeT(t, s)
+			} else {
+				s.crashForTest()
+			}
+			if n := cfs.open.Load(); n != 0 {
+				t.Fatalf("%d mapped files open after the store stopped", n)
+			}
+			if err := sim.FaultPage(name, tc.at(records, end)); err != nil {
+				t.Fatal(err)
+			}
+			for range 3 {
+				if _, err := Open("d", o); !errors.Is(err, mmapfile.ErrFault) {
+					t.Fatalf("Open over a faulting page: %v, want ErrFault", err)
+				}
+			}
+			if n := cfs.open.Load(); n != 0 {
+				t.Fatalf("%d mapped files still open after 3 failed Opens", n)
+			}
+		})
 	}
 }

@@ -294,6 +294,14 @@ func (s *Store) openSegment(name string, base uint64) (*segmentFile, error) {
 	if err != nil {
 		return nil, err
 	}
+	added := false
+	defer func() {
+		// Deferred: a fault reading the header (a panic unwinding to
+		// Open's Guard) must not leave the file open either.
+		if !added {
+			_ = file.Close()
+		}
+	}()
 	f := &segmentFile{name: name, base: base, size: file.Size()}
 	h, err := segment.ReadHeader(file.Bytes(), file.Size())
 	if err == nil && h.Compacted() {
@@ -305,10 +313,10 @@ func (s *Store) openSegment(name string, base uint64) (*segmentFile, error) {
 		pmap, err = checkSegmentFile(file, f)
 	}
 	if err != nil {
-		_ = file.Close()
 		return nil, segment.WithSegment(err, name)
 	}
 	s.maps.add(f, file, pmap)
+	added = true
 	return f, nil
 }
 
@@ -336,18 +344,29 @@ func (s *Store) openIndex(list segmentList) error {
 		// the durable position that tells damage from a torn tail.
 		return err
 	}
+	// Until ix is the store's (or closed for a rebuild), a failure closes
+	// it: deferred, so that a fault reading the log (a panic unwinding to
+	// Open's Guard) does not leave it open either.
+	owned := false
+	defer func() {
+		if !owned {
+			_ = ix.Close()
+		}
+	}()
 	cp := ix.Checkpoint()
 	last := list[len(list)-1]
 	unproven := false // a clean index whose checkpoint looks like the log end
 	if ix.Clean() && cp >= last.base && cp <= last.limit() {
 		m, err := s.maps.acquire(last)
 		if err != nil {
-			_ = ix.Close()
 			return err
 		}
-		atEnd := segment.IsEnd(m.data[m.offset(cp):])
-		m.release()
+		atEnd := func() bool {
+			defer m.release() // a fault here must not keep the mapping
+			return segment.IsEnd(m.data[m.offset(cp):])
+		}()
 		if atEnd && s.recordEndsAt(cp, ix.CheckpointRecordLen()) {
+			owned = true
 			s.index = ix
 			s.opened = Recovery{Clean: true, LogEnd: cp}
 			s.lastRecordLen = ix.CheckpointRecordLen()
@@ -362,6 +381,7 @@ func (s *Store) openIndex(list segmentList) error {
 	if !ix.Clean() || unproven {
 		rep, err := recovery.Replay(s.fs, s.recoverySegments(list), ix)
 		if err == nil {
+			owned = true
 			s.index = ix
 			s.recovered(list, rep)
 			s.opened.ReplayedIndex = true
@@ -371,7 +391,6 @@ func (s *Store) openIndex(list segmentList) error {
 			// A failed msync (or other I/O error) is final: a Rebuild
 			// would msync the same pages again, which "succeeds" once the
 			// kernel has marked them clean. The next Open starts over.
-			_ = ix.Close()
 			return err
 		}
 		// Replay checks everything before it changes anything, and what
@@ -382,6 +401,7 @@ func (s *Store) openIndex(list segmentList) error {
 			list = s.dropSegments(list, n)
 		}
 	}
+	owned = true
 	_ = ix.Close()
 	return s.recover(list, cp)
 }
