@@ -1,13 +1,8 @@
 package bench
 
 import (
-	"errors"
 	"time"
 )
-
-// ErrNoDevice is returned when the block device behind a directory cannot
-// be found (tmpfs, overlay, non-Linux systems).
-var ErrNoDevice = errors.New("bench: no block device statistics for this directory")
 
 // Device reads the write counters of the block device behind a directory.
 type Device struct {

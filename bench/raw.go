@@ -2,7 +2,6 @@ package bench
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -17,9 +16,6 @@ const (
 	rawHeaderSize        = 24
 	zeroFillStep         = 4 << 10 // zero-fill in page-sized pwrites, like PrepZeroFill
 )
-
-// ErrRawClosed is returned by RawLog.Append after Close.
-var ErrRawClosed = errors.New("bench: raw log closed")
 
 // RawOptions configure a RawLog. Zero fields mean defaults.
 type RawOptions struct {

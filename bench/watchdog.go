@@ -10,10 +10,6 @@ import (
 // the harness gives up on it.
 const DefaultStall = 30 * time.Second
 
-// ErrStalled is wrapped by the error of a workload that stopped making
-// progress (an engine loop that never ends, for one).
-var ErrStalled = fmt.Errorf("bench: no progress")
-
 // watch runs fn in its own goroutine. fn reports progress by storing
 // growing values into the counter it is given. If the counter does not
 // move for stall, watch returns an ErrStalled error without waiting for fn

@@ -281,3 +281,24 @@ func TestNoStreamRetryBelowTruncateBefore(t *testing.T) {
 		t.Fatalf("StreamVersion: %d, %v", v, err)
 	}
 }
+
+// TestInvalidStreamReads: bad start versions and directions are errors a
+// caller can tell by errors.Is; an unknown Direction read Forward before.
+func TestInvalidStreamReads(t *testing.T) {
+	s := openT(t, t.TempDir(), nil)
+	defer closeT(t, s)
+	appendT(t, s, "a", NoStream, ev("a0"))
+	for _, c := range []struct {
+		from int64
+		dir  Direction
+	}{{-5, Forward}, {End, Forward}, {-2, Backward}, {0, Direction(7)}, {0, Direction(-1)}} {
+		_, err := collectErr(s.ReadStream("a", c.from, c.dir))
+		if !errors.Is(err, ErrInvalidRead) {
+			t.Errorf("ReadStream from %d, direction %d: %v, want ErrInvalidRead", c.from, int(c.dir), err)
+		}
+	}
+	ctx, cancel := context.WithCancel(bg)
+	defer cancel()
+	_, err := collectErr(s.SubscribeStream(ctx, "a", -1))
+	wantErrIs(t, err, ErrInvalidRead)
+}

@@ -67,6 +67,12 @@ var (
 	// of the two it is, the error wraps both.
 	ErrInvalidPosition = errors.New("spool: invalid log position")
 
+	// ErrInvalidRead is returned by ReadStream for a start version that
+	// is neither a version (>= 0) nor End with Backward, or a Direction
+	// other than Forward and Backward; and by SubscribeStream for a
+	// negative start version.
+	ErrInvalidRead = errors.New("spool: invalid stream read")
+
 	// ErrInvalidOptions is returned by Open for options that fail
 	// validation.
 	ErrInvalidOptions = errors.New("spool: invalid options")

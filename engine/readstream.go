@@ -37,8 +37,12 @@ func (s *Store) ReadStream(stream string, from int64, dir Direction) iter.Seq2[R
 			yield(RecordedEvent{}, fmt.Errorf("%w: %d bytes", ErrInvalidStreamID, len(stream)))
 			return
 		}
+		if dir != Forward && dir != Backward {
+			yield(RecordedEvent{}, fmt.Errorf("%w: direction %d", ErrInvalidRead, int(dir)))
+			return
+		}
 		if from < 0 && !(from == End && dir == Backward) {
-			yield(RecordedEvent{}, fmt.Errorf("spool: invalid start version %d for a %v read", from, dir))
+			yield(RecordedEvent{}, fmt.Errorf("%w: start version %d for a %v read", ErrInvalidRead, from, dir))
 			return
 		}
 		sr := getStreamReader(s, stream)

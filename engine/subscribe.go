@@ -119,7 +119,7 @@ func stopWith(ctx context.Context, w *commitWaiter, unregister func()) func() {
 func (s *Store) SubscribeStream(ctx context.Context, stream string, fromVersion int64) iter.Seq2[RecordedEvent, error] {
 	return func(yield func(RecordedEvent, error) bool) {
 		if fromVersion < 0 {
-			yield(RecordedEvent{}, fmt.Errorf("spool: invalid start version %d for a subscription", fromVersion))
+			yield(RecordedEvent{}, fmt.Errorf("%w: start version %d for a subscription", ErrInvalidRead, fromVersion))
 			return
 		}
 		waiter, stop := s.watchStream(ctx, stream)

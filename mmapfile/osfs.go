@@ -257,7 +257,11 @@ func (of *osFile) WriteAt(p []byte, off int64) error {
 	// took would read as zeros without a word. One byte read first (a
 	// pread of a cached page) tells.
 	var last [1]byte
-	if n, _ := of.f.ReadAt(last[:], int64(len(of.data))-1); n != 1 {
+	if n, err := of.f.ReadAt(last[:], int64(len(of.data))-1); n != 1 {
+		if err != nil && !errors.Is(err, io.EOF) {
+			// Not a verdict on the size: an unreadable page, say.
+			return fmt.Errorf("mmapfile: read the last byte of %s: %w", of.Name(), err)
+		}
 		return fmt.Errorf("%w: %s is shorter than its %d bytes", ErrTruncated, of.Name(), len(of.data))
 	}
 	// os.File.WriteAt retries short writes and EINTR.

@@ -26,4 +26,11 @@ var (
 	// file already exists with other content: Truncate never overwrites a
 	// copy of damaged data; move it away first.
 	ErrBrokenExists = errors.New("recovery: a .broken copy with other content already exists")
+
+	// ErrReplayUnsafe is returned by Replay when the index cannot be
+	// brought up to date from its checkpoint: its header or slots do not
+	// validate, its checkpoint lies outside the log, or an entry disagrees
+	// with the log. Nothing was changed; the caller rebuilds the index
+	// with Rebuild.
+	ErrReplayUnsafe = errors.New("recovery: the index cannot be replayed from its checkpoint")
 )

@@ -10,12 +10,6 @@ import (
 	"github.com/spooldb/spool/segment"
 )
 
-// ErrReplayUnsafe is returned by Replay when the index cannot be brought up
-// to date from its checkpoint: its header or slots do not validate, its
-// checkpoint lies outside the log, or an entry disagrees with the log.
-// Nothing was changed; the caller rebuilds the index with Rebuild.
-var ErrReplayUnsafe = errors.New("recovery: the index cannot be replayed from its checkpoint")
-
 // Replay brings ix, an index left behind by an unclean stop, up to date by
 // scanning the log only from the index's checkpoint: the checkpoint is a
 // log position through which both the log and the index's slots were

@@ -240,7 +240,7 @@ func (v *verifier) mapSegment(s *vseg) ([]byte, error) {
 		pm, err := segment.LoadPositionMap(f.Bytes(), s.hdr)
 		if err != nil {
 			_ = f.Close()
-			return nil, err
+			return nil, segment.WithSegment(err, s.name)
 		}
 		s.pmap = pm
 	}

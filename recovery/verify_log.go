@@ -2,6 +2,7 @@ package recovery
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 
@@ -33,8 +34,16 @@ func (v *verifier) scanLog() {
 			v.checkContinuity(&v.segs[prev], prevEnd, prevEndOff, prevReported, s, i > lastUsed)
 		}
 		if _, err := v.mapSegment(s); err != nil {
-			v.corrupt(s.name, 0, "cannot map the segment again: %v", err)
-			v.addLost(s.base, s.base+uint64(s.size-segment.HeaderSize))
+			if ce := (*segment.CorruptionError)(nil); errors.As(err, &ce) {
+				v.problem(err) // a compacted segment's position map: named and located
+			} else {
+				v.corrupt(s.name, 0, "cannot map the segment again: %v", err)
+			}
+			hi := s.base + uint64(s.size-segment.HeaderSize)
+			if s.compacted {
+				hi = s.end // its range, not its (smaller) size
+			}
+			v.addLost(s.base, hi)
 			prev = -1
 			v.segDone += s.size
 			continue
