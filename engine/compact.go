@@ -80,7 +80,8 @@ type CompactReport struct {
 // It runs alongside appends and reads: readers that hold a segment being
 // replaced keep reading it until they are done. Progress may call the
 // store's methods, but not Close or Compact (see CompactOptions). It stops when ctx ends or
-// the store closes, leaving every segment it had not yet swapped as it
+// the store closes (returning ErrClosed, which then wraps
+// context.Canceled), leaving every segment it had not yet swapped as it
 // was; a crash at any point leaves either the old segments or their
 // replacement (Open finishes or rolls back an interrupted swap). One
 // Compact runs at a time; a second waits for it, or until its ctx ends.
@@ -152,6 +153,18 @@ func (s *Store) Compact(ctx context.Context, opts *CompactOptions) (rep CompactR
 	}
 	defer func() { <-s.compactSlot }()
 	defer s.compacting.Store(nil)
+	caller := ctx
+	defer func() {
+		// Stopped by Close, not by the caller: say so, as every method
+		// does once the store closes.
+		if errors.Is(err, context.Canceled) && caller.Err() == nil && !held.panicked {
+			select {
+			case <-s.stop:
+				err = fmt.Errorf("%w: %w", ErrClosed, err)
+			default:
+			}
+		}
+	}()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	cancelRun = cancel

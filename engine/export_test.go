@@ -13,6 +13,9 @@ func (s *Store) crashForTest() {
 	<-s.flusherDone
 	<-s.spareDone
 	s.dropSpare()
+	// As Close does: wait for a Compact (stopped above) before lifeMu, or
+	// its Progress callback's reads queue behind the Lock below and hang.
+	s.compactSlot <- struct{}{}
 	s.lifeMu.Lock()
 	s.closed.Store(true)
 	s.releaseFiles()

@@ -235,3 +235,32 @@ func TestFaultDuringOpenReleasesFiles(t *testing.T) {
 		})
 	}
 }
+
+// TestCompactStoppedByCloseSaysClosed: a Compact that Close stops returns
+// ErrClosed, not context.Canceled: the caller's context never ended, and
+// a caller telling its own cancellation from the store closing under it
+// could not. (Found by the concurrent stress hunt.)
+func TestCompactStoppedByCloseSaysClosed(t *testing.T) {
+	s := openT(t, t.TempDir(), &Options{SegmentSize: 64 << 10})
+	for i := range 40 {
+		appendT(t, s, "a", Any, Event{Type: "t", Data: make([]byte, 4000+i)})
+	}
+	if err := s.SetStreamMetadata(bg, "a", StreamMetadata{MaxCount: 1}); err != nil {
+		t.Fatal(err)
+	}
+	closed := make(chan error, 1)
+	var once atomic.Bool
+	// Throttled: the rest of its work takes long after Close stops it.
+	_, err := s.Compact(bg, &CompactOptions{BytesPerSecond: 4 << 10, Progress: func(CompactProgress) {
+		if once.CompareAndSwap(false, true) {
+			go func() { closed <- s.Close() }()
+			<-s.stop // Close is under way
+		}
+	}})
+	if !errors.Is(err, ErrClosed) {
+		t.Fatalf("Compact stopped by Close: %v, want ErrClosed", err)
+	}
+	if err := <-closed; err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+}
