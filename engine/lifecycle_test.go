@@ -264,3 +264,50 @@ func TestCompactStoppedByCloseSaysClosed(t *testing.T) {
 		t.Fatalf("Close: %v", err)
 	}
 }
+
+// TestFaultWritingSpareHeaderReleasesIt: a roll writes the new segment's
+// header into the prepared spare through the mapping; a fault there (a
+// page the device cannot give back) fails the store, and Close must still
+// release the spare's file, which no list held yet.
+func TestFaultWritingSpareHeaderReleasesIt(t *testing.T) {
+	if !simfs.FaultsAttributed() {
+		t.Skip("this machine does not report fault addresses (qemu-user for arm)")
+	}
+	sim := simfs.New(simfs.Config{Seed: 1, Faultable: true})
+	cfs := newFileCountingFS(sim)
+	s := openT(t, "d", &Options{Storage: cfs, SegmentSize: 64 << 10})
+	data := strings.Repeat("x", 1000)
+	for range 40 { // past half the segment: the spare is asked for
+		appendT(t, s, "a", Any, ev(data))
+	}
+	spare := ""
+	for deadline := time.Now().Add(10 * time.Second); spare == "" && time.Now().Before(deadline); {
+		names, err := sim.List()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range names {
+			if strings.HasPrefix(n, "spare-") && strings.HasSuffix(n, spareReady) {
+				spare = n
+			}
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if spare == "" {
+		t.Fatal("no spare prepared")
+	}
+	if err := sim.FaultPage(spare, 0); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	for i := 0; i < 100 && err == nil; i++ { // until the roll
+		_, err = s.Append(bg, "a", Any, ev(data))
+	}
+	if !errors.Is(err, mmapfile.ErrFault) {
+		t.Fatalf("append across the roll: %v, want the fault", err)
+	}
+	_ = s.Close()
+	if n := cfs.open.Load(); n != 0 {
+		t.Fatalf("%d mapped files open after Close", n)
+	}
+}

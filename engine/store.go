@@ -517,6 +517,14 @@ func (s *Store) createSegment(base uint64) (*segmentFile, *mappedSegment, error)
 			return nil, nil, err
 		}
 	}
+	added := false
+	defer func() {
+		// Deferred: a fault writing the header (a panic unwinding to
+		// the writer's Guard) must not leave the file open either.
+		if !added {
+			_ = f.Close()
+		}
+	}()
 	s.spareAsked = false
 	segment.PutHeader(f.Bytes(), segment.Header{Base: base, Size: uint64(f.Size()), Created: time.Now().UnixNano()})
 	name := segment.FileName(base)
@@ -528,11 +536,11 @@ func (s *Store) createSegment(base uint64) (*segmentFile, *mappedSegment, error)
 		err = s.fs.SyncDir()
 	}
 	if err != nil {
-		_ = f.Close()
 		return nil, nil, fmt.Errorf("spool: create segment %s: %w", name, err)
 	}
 	sf := &segmentFile{name: name, base: base, size: f.Size()}
 	m := s.maps.add(sf, f, segment.PositionMap{})
+	added = true
 	m.refs.Add(1) // not in the list yet, so not evicted meanwhile
 	return sf, m, nil
 }
