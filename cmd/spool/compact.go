@@ -40,10 +40,10 @@ func runCompact(args []string, stdout, stderr io.Writer) error {
 	defer stop()
 	bar := newCompactBar(stderr)
 	opts.Progress = bar.update
-	rep, damage := s.Compact(ctx, opts)
+	rep, runErr := s.Compact(ctx, opts)
 	bar.finish()
-	if damage != nil && rep.Damaged == 0 {
-		return damage
+	if runErr != nil && rep.Damaged == 0 {
+		return runErr
 	}
 	if err := s.Close(); err != nil {
 		return err
@@ -70,7 +70,9 @@ func runCompact(args []string, stdout, stderr io.Writer) error {
 	if err := w.Flush(); err != nil {
 		return err
 	}
-	return damage // the other segments are compacted, but the run did not finish cleanly
+	// With damaged segments the others are compacted, and the report is
+	// worth printing; the run still did not finish cleanly.
+	return runErr
 }
 
 // segmentBytes sums the sizes of a store's segment files.
