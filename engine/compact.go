@@ -406,7 +406,7 @@ func (s *Store) retentionCheckpoint(ctx context.Context) (uint64, compaction.Kee
 		stopNoting()
 		return 0, nil, err
 	}
-	snap, err := s.retentionSnapshot(ctx, cp)
+	snap, now, err := s.retentionSnapshot(ctx, cp)
 	if err != nil || snap == nil {
 		stopNoting()
 		return cp, nil, err
@@ -421,6 +421,12 @@ func (s *Store) retentionCheckpoint(ctx context.Context) (uint64, compaction.Kee
 		floors[stream] = k.cutoff
 	}
 	s.floors = floors
+	// The snapshot's MaxAge cutoffs are at now: system records stamped
+	// later, once the floors are gone, must not measure MaxAge at an
+	// earlier time (a writer that read the clock before this compaction
+	// began, or a clock that went back), or dropping MaxAge would keep
+	// hidden less than this compaction removed.
+	s.lastStamp = max(s.lastStamp, now)
 	s.mu.Unlock()
 	return cp, func(r *segment.Record) bool {
 		k, ok := snap[string(r.Stream)]
@@ -455,14 +461,14 @@ type retained struct {
 var testHookRetentionSnapshot func()
 
 // retentionSnapshot returns what compaction keeps of each stream with
-// retention as of now, counting the events before the checkpoint cp (see
-// retainedOf), or nil when no stream has retention (then nothing is
+// retention as of now (also returned), counting the events before the
+// checkpoint cp (see retainedOf), or nil when no stream has retention (then nothing is
 // dead). Retention only ever hides more as time goes on (see
 // SetStreamMetadata), so what it drops stays hidden; streams given
 // retention later keep everything.
-func (s *Store) retentionSnapshot(ctx context.Context, cp uint64) (map[string]retained, error) {
+func (s *Store) retentionSnapshot(ctx context.Context, cp uint64) (_ map[string]retained, now int64, _ error) {
 	if s.meta.n.Load() == 0 {
-		return nil, nil
+		return nil, 0, nil
 	}
 	s.meta.mu.RLock()
 	metas := make(map[string]streamMeta, len(s.meta.m))
@@ -473,7 +479,7 @@ func (s *Store) retentionSnapshot(ctx context.Context, cp uint64) (map[string]re
 	if testHookRetentionSnapshot != nil {
 		testHookRetentionSnapshot()
 	}
-	now := stampClock()
+	now = stampClock()
 	snap := make(map[string]retained, len(metas))
 	v := readView{s: s, walk: true}
 	defer v.close()
@@ -500,9 +506,9 @@ func (s *Store) retentionSnapshot(ctx context.Context, cp uint64) (map[string]re
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return snap, nil
+	return snap, now, nil
 }
 
 // retainedOf works out what compaction keeps of stream, whose retention

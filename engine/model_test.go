@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"testing"
 	"time"
+
+	"github.com/spooldb/spool/segment"
 )
 
 var (
@@ -24,6 +26,12 @@ type model struct {
 	meta    map[string]StreamMetadata
 	tomb    map[string]bool
 	known   map[string]bool // streams with any record: the index's entries
+	// hidden, when set, hides more than deletes, tombstones, MaxCount and
+	// TruncateBefore do (the MaxAge model's clock).
+	hidden func(RecordedEvent) bool
+	// stamps, when set, holds every event's stamp, per stream by version,
+	// and reads are checked against it.
+	stamps map[string][]int64
 }
 
 func newModel() *model {
@@ -43,9 +51,14 @@ func (m *model) visibleVersion(stream string) int64 {
 	return NoStream
 }
 
-// shows reports whether readers see e (the model uses no MaxAge that
-// hides anything).
+// shows reports whether readers see e.
 func (m *model) shows(e RecordedEvent) bool {
+	return m.retains(e) && (m.hidden == nil || !m.hidden(e))
+}
+
+// retains reports whether deletes, tombstones, MaxCount and
+// TruncateBefore leave e to readers.
+func (m *model) retains(e RecordedEvent) bool {
 	if m.tomb[e.Stream] {
 		return false
 	}
@@ -191,7 +204,6 @@ func randomEvent(rng *rand.Rand, maxData int) Event {
 // modelAppend runs one random append and reports whether it wrote events.
 func modelAppend(t *testing.T, rng *rand.Rand, s *Store, m *model, nStreams int, fail func(string, ...any)) bool {
 	stream := fmt.Sprintf("stream-%d", rng.IntN(nStreams))
-	cur := m.version(stream)
 	limit := int(maxBatchBytes(s.opts.SegmentSize))
 	if m.tomb[stream] {
 		if _, err := s.Append(bg, stream, Any, ev("x")); !errors.Is(err, ErrStreamDeleted) {
@@ -202,30 +214,7 @@ func modelAppend(t *testing.T, rng *rand.Rand, s *Store, m *model, nStreams int,
 
 	// A retry of the stream's last append, as a client would after a timeout.
 	if last := m.batches[stream]; len(last) > 0 && rng.IntN(10) == 0 {
-		expected := cur - int64(len(last))
-		res, err := s.Append(bg, stream, expected, last...)
-		hasIDs := true
-		for _, e := range last {
-			hasIDs = hasIDs && e.ID != [16]byte{}
-		}
-		if !hasIDs {
-			if !errors.Is(err, ErrWrongExpectedVersion) {
-				fail("retry without IDs: %v", err)
-			}
-			return false
-		}
-		// Once retention hid some of its events, compaction may have
-		// removed them: then the retry is refused, and writes nothing.
-		hidden := false
-		for _, e := range m.streams[stream][expected+1:] {
-			hidden = hidden || !m.shows(e)
-		}
-		if hidden && errors.Is(err, ErrWrongExpectedVersion) {
-			return false
-		}
-		if err != nil || res.LastVersion != cur || res.FirstVersion != expected+1 {
-			fail("retry of %s at %d: %+v, %v", stream, expected, res, err)
-		}
+		m.retryLast(s, stream, fail)
 		return false
 	}
 
@@ -243,33 +232,82 @@ func modelAppend(t *testing.T, rng *rand.Rand, s *Store, m *model, nStreams int,
 		return false
 	}
 	expected, ok := m.randomExpected(rng, stream)
+	res, written := m.appendChecked(s, stream, expected, ok, events, fail)
+	if written {
+		m.record(stream, res.Position, events, 0)
+	}
+	return written
+}
+
+// appendChecked appends events to stream expecting expected (ok: whether
+// that matches the model) and checks the outcome against the model. It
+// reports whether the events were written, and where.
+func (m *model) appendChecked(s *Store, stream string, expected int64, ok bool, events []Event, fail func(string, ...any)) (AppendResult, bool) {
+	cur := m.version(stream)
 	res, err := s.Append(bg, stream, expected, events...)
 	if !ok {
 		var we *WrongExpectedVersionError
 		if !errors.As(err, &we) || we.Actual != m.visibleVersion(stream) {
 			fail("append to %s expecting %d at %d: want wrong version, got %v", stream, expected, cur, err)
 		}
-		return false
+		return res, false
 	}
 	if err != nil {
-		fail("append to %s expecting %d: %v", stream, expected, err)
+		fail("append to %s expecting %d at %d: %v", stream, expected, cur, err)
 	}
-	if res.FirstVersion != cur+1 || res.LastVersion != cur+int64(n) {
+	if res.FirstVersion != cur+1 || res.LastVersion != cur+int64(len(events)) {
 		fail("append result %+v at version %d", res, cur)
 	}
 	if len(m.log) > 0 && res.Position <= m.log[len(m.log)-1].Position {
 		fail("position %d not after %d", res.Position, m.log[len(m.log)-1].Position)
 	}
-	pos := res.Position
-	for i, e := range events {
-		re := RecordedEvent{Stream: stream, Version: cur + 1 + int64(i), Position: pos, ID: e.ID, Type: e.Type, Data: e.Data, Metadata: e.Metadata}
+	return res, true
+}
+
+// retryLast retries the last append to stream, which must be recognised
+// and write nothing.
+func (m *model) retryLast(s *Store, stream string, fail func(string, ...any)) {
+	last, cur := m.batches[stream], m.version(stream)
+	expected := cur - int64(len(last))
+	res, err := s.Append(bg, stream, expected, last...)
+	hasIDs := true
+	for _, e := range last {
+		hasIDs = hasIDs && e.ID != [16]byte{}
+	}
+	if !hasIDs {
+		if !errors.Is(err, ErrWrongExpectedVersion) {
+			fail("retry without IDs: %v", err)
+		}
+		return
+	}
+	// Once retention hid some of its events, compaction may have
+	// removed them: then the retry is refused, and writes nothing.
+	hidden := false
+	for _, e := range m.streams[stream][expected+1:] {
+		hidden = hidden || !m.shows(e)
+	}
+	if hidden && errors.Is(err, ErrWrongExpectedVersion) {
+		return
+	}
+	if err != nil || res.LastVersion != cur || res.FirstVersion != expected+1 {
+		fail("retry of %s at %d (hidden %v): %+v, %v", stream, expected, hidden, res, err)
+	}
+}
+
+// record adds events, appended to stream at log position pos (stamped
+// stamp, when the model keeps stamps), to the model.
+func (m *model) record(stream string, pos uint64, events []Event, stamp int64) {
+	for _, e := range events {
+		re := RecordedEvent{Stream: stream, Version: m.version(stream) + 1, Position: pos, ID: e.ID, Type: e.Type, Data: e.Data, Metadata: e.Metadata}
 		m.streams[stream] = append(m.streams[stream], re)
+		if m.stamps != nil {
+			m.stamps[stream] = append(m.stamps[stream], stamp)
+		}
 		m.log = append(m.log, re)
-		pos += uint64((104 + len(stream) + len(e.Type) + len(e.Metadata) + len(e.Data) + 7) &^ 7)
+		pos += uint64((segment.RecordHeaderSize + len(stream) + len(e.Type) + len(e.Metadata) + len(e.Data) + 7) &^ 7)
 	}
 	m.batches[stream] = events
 	m.known[stream] = true
-	return true
 }
 
 // randomExpected picks an expected version for stream and says whether it
@@ -329,27 +367,46 @@ func modelStreamOp(rng *rand.Rand, s *Store, m *model, nStreams int, fail func(s
 		}
 		err = s.TombstoneStream(bg, stream, expected)
 	}
+	return m.settleStreamOp(s, streamOp{stream, op, op == 9, expected, ok, md}, err, fail)
+}
+
+// streamOp is a DeleteStream, TombstoneStream or SetStreamMetadata done:
+// op names it in failures; ok says whether expected matched; md is the
+// stream's metadata after it, if it succeeds.
+type streamOp struct {
+	stream    string
+	op        int
+	tombstone bool
+	expected  int64
+	ok        bool
+	md        StreamMetadata
+}
+
+// settleStreamOp checks the outcome err of o against the model, records
+// o in it when it succeeded, and reports whether it wrote a record.
+func (m *model) settleStreamOp(s *Store, o streamOp, err error, fail func(string, ...any)) bool {
+	stream := o.stream
 	switch {
 	case m.tomb[stream]:
 		if !errors.Is(err, ErrStreamDeleted) {
-			fail("op %d on tombstoned %s: %v", op, stream, err)
+			fail("op %d on tombstoned %s: %v", o.op, stream, err)
 		}
 		return false
-	case !ok:
+	case !o.ok:
 		var we *WrongExpectedVersionError
 		if !errors.As(err, &we) || we.Actual != m.visibleVersion(stream) {
-			fail("op %d on %s expecting %d at %d: want wrong version, got %v", op, stream, expected, cur, err)
+			fail("op %d on %s expecting %d at %d: want wrong version, got %v", o.op, stream, o.expected, m.version(stream), err)
 		}
 		return false
 	case err != nil:
-		fail("op %d on %s expecting %d: %v", op, stream, expected, err)
+		fail("op %d on %s expecting %d: %v", o.op, stream, o.expected, err)
 	}
-	m.meta[stream] = md
-	m.tomb[stream] = op == 9
+	m.meta[stream] = o.md
+	m.tomb[stream] = o.tombstone
 	m.known[stream] = true
 	delete(m.batches, stream) // a retry across a delete is not one
-	if got, err := s.StreamMetadata(stream); got != md || (err != nil) != m.tomb[stream] {
-		fail("StreamMetadata(%s) = %v, %v after op %d, want %v", stream, got, err, op, md)
+	if got, err := s.StreamMetadata(stream); got != o.md || (err != nil) != m.tomb[stream] {
+		fail("StreamMetadata(%s) = %v, %v after op %d, want %v", stream, got, err, o.op, o.md)
 	}
 	return true
 }
@@ -372,7 +429,7 @@ func checkStream(t *testing.T, rng *rand.Rand, s *Store, m *model, stream string
 				exp = append(exp, e)
 			}
 		}
-		compareEvents(got, exp, fmt.Sprintf("%s forward from %d", stream, from), fail)
+		m.compare(got, exp, fmt.Sprintf("%s forward from %d", stream, from), fail)
 		return
 	}
 	from := End
@@ -386,7 +443,7 @@ func checkStream(t *testing.T, rng *rand.Rand, s *Store, m *model, stream string
 			exp = append(exp, want[i])
 		}
 	}
-	compareEvents(got, exp, fmt.Sprintf("%s backward from %d", stream, from), fail)
+	m.compare(got, exp, fmt.Sprintf("%s backward from %d", stream, from), fail)
 	// Stopping early must be fine.
 	for range s.ReadStream(stream, End, Backward) {
 		break
@@ -401,7 +458,7 @@ func checkStreamAll(t *testing.T, s *Store, m *model, stream string, fail func(s
 		}
 		return
 	}
-	compareEvents(collect(t, s.ReadStream(stream, 0, Forward)), m.visible(stream), stream+" forward", fail)
+	m.compare(collect(t, s.ReadStream(stream, 0, Forward)), m.visible(stream), stream+" forward", fail)
 	if err != nil || v != m.visibleVersion(stream) {
 		fail("StreamVersion(%s) = %d, %v; model %d", stream, v, err, m.visibleVersion(stream))
 	}
@@ -445,6 +502,20 @@ func checkLog(t *testing.T, rng *rand.Rand, s *Store, m *model, fail func(string
 	if _, err := collectErr(s.ReadAll(m.log[i].Position + 8)); m.shows(m.log[i]) && !errors.Is(err, ErrInvalidPosition) {
 		if i+1 >= len(m.log) || m.log[i+1].Position != m.log[i].Position+8 {
 			fail("ReadAll inside a record: %v", err)
+		}
+	}
+}
+
+// compare is compareEvents that also checks the events' stamps, when the
+// model keeps them.
+func (m *model) compare(got, want []RecordedEvent, what string, fail func(string, ...any)) {
+	compareEvents(got, want, what, fail)
+	if m.stamps == nil {
+		return
+	}
+	for i, e := range got {
+		if ts := m.stamps[e.Stream][e.Version]; e.Time.UnixNano() != ts {
+			fail("%s: event %d (%s/%d) stamped %d, want %d", what, i, e.Stream, e.Version, e.Time.UnixNano(), ts)
 		}
 	}
 }
