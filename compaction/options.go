@@ -47,6 +47,12 @@ type Options struct {
 	// work goes on: at least after every segment of each pass and every
 	// MiB read. It must not block for long; it may cancel the context.
 	Progress func(Progress)
+	// Created, when not zero, is the creation time Rewrite writes into
+	// the compacted file's header (unix nanoseconds); zero means the
+	// clock when it finishes. The engine passes the time it measured
+	// retention at: a reopened store stamps no record earlier (see
+	// engine.Open).
+	Created int64
 
 	clock clock // tests replace the real clock (export_test.go)
 }

@@ -236,7 +236,11 @@ func (rw *rewriter) copy(dst []byte, base, end uint64) (segment.Header, error) {
 	if i != rw.records {
 		return segment.Header{}, fmt.Errorf("%w: %d records read, %d when measured", ErrSourceChanged, i, rw.records)
 	}
-	return w.Finish(time.Now().UnixNano())
+	created := rw.opts.Created
+	if created == 0 {
+		created = time.Now().UnixNano()
+	}
+	return w.Finish(created)
 }
 
 // finishSwap makes the rename durable, then removes the rest of the run

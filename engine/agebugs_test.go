@@ -14,19 +14,21 @@ import (
 // it did not rewrite show again in log reads and backward reads, while
 // forward reads, stopped by the removed record, skip them.
 //
-// A clock that went back after the compaction (while the store stays open)
-// does the same.
+// A clock that went back after the compaction does the same, while the
+// store stays open or across a reopen (a board without a real-time clock
+// boots with an old time).
 func TestMetadataChangeAfterCompactionKeepsWhatItRemoved(t *testing.T) {
-	for _, race := range []bool{true, false} {
-		t.Run(fmt.Sprintf("race=%v", race), func(t *testing.T) { metadataChangeAfterCompaction(t, race) })
+	for _, how := range []string{"race", "clock back", "clock back across a reopen"} {
+		t.Run(how, func(t *testing.T) { metadataChangeAfterCompaction(t, how) })
 	}
 }
 
-func metadataChangeAfterCompaction(t *testing.T, race bool) {
+func metadataChangeAfterCompaction(t *testing.T, how string) {
 	const t0 = int64(1_000_000)
 	clock := t0
 	useClock(t, &clock)
-	s := openT(t, t.TempDir(), &Options{SegmentSize: 64 << 10})
+	dir, opts := t.TempDir(), &Options{SegmentSize: 64 << 10}
+	s := openT(t, dir, opts)
 	defer func() { _ = s.Close() }()
 
 	// Segment 1: aged 0..3 among much live filler (not rewritten).
@@ -60,7 +62,7 @@ func metadataChangeAfterCompaction(t *testing.T, race bool) {
 		}
 	}
 	restore := stampClock
-	if race {
+	if how == "race" {
 		armed := true
 		stampClock = func() int64 {
 			if !armed {
@@ -72,6 +74,10 @@ func metadataChangeAfterCompaction(t *testing.T, race bool) {
 		}
 	} else {
 		compact()
+		if how == "clock back across a reopen" {
+			closeT(t, s)
+			s = openT(t, dir, opts)
+		}
 		clock = t0 + 30 // the clock is set back
 	}
 	err := s.SetStreamMetadata(bg, "aged", StreamMetadata{})

@@ -295,8 +295,8 @@ func (s *Store) appendLocked(stream string, fp hashindex.Fingerprint, expected i
 
 // stampLocked returns the timestamp for records written now to the stream
 // at head: the clock, but never less than the last stamp given since Open
-// (nor than the time the last compaction since Open measured MaxAge at,
-// see retentionCheckpoint), nor than the stamp of the stream's newest
+// (nor than the time the last compaction measured MaxAge at, see
+// retentionCheckpoint and openSegment), nor than the stamp of the stream's newest
 // event, which carries the stream's order across a reopen after the clock
 // went back (MaxAge relies on the stamps of a stream never going back, see
 // ageCutoff). A stream stamped ahead of the clock does not pull the

@@ -183,10 +183,11 @@ func (s *Store) Compact(ctx context.Context, opts *CompactOptions) (rep CompactR
 	}
 
 	defer func() { rep.Duration = time.Since(start) }()
-	cp, keep, err := s.retentionCheckpoint(ctx)
+	cp, keep, measured, err := s.retentionCheckpoint(ctx)
 	if err != nil || keep == nil {
 		return rep, err // nil keep: no stream has retention, nothing is dead
 	}
+	copts.Created = measured
 	defer s.unpublishFloors()
 	list := *s.segs.Load()
 	var sealed []*segmentFile
@@ -391,8 +392,9 @@ func (s *Store) swapIn(run []*segmentFile, res compaction.Result) error {
 // time, which is always safe. Its cutoffs are then published (floors),
 // under s.mu, so that a metadata change from then on keeps hidden what
 // this compaction may remove, however it loosens retention. It takes one
-// pass however busy writers are.
-func (s *Store) retentionCheckpoint(ctx context.Context) (uint64, compaction.Keep, error) {
+// pass however busy writers are. It also returns the time the snapshot
+// measured MaxAge at.
+func (s *Store) retentionCheckpoint(ctx context.Context) (uint64, compaction.Keep, int64, error) {
 	s.mu.Lock()
 	s.touched = make(map[string]struct{})
 	s.mu.Unlock()
@@ -404,12 +406,12 @@ func (s *Store) retentionCheckpoint(ctx context.Context) (uint64, compaction.Kee
 	cp, err := s.checkpointAll()
 	if err != nil {
 		stopNoting()
-		return 0, nil, err
+		return 0, nil, 0, err
 	}
 	snap, now, err := s.retentionSnapshot(ctx, cp)
 	if err != nil || snap == nil {
 		stopNoting()
-		return cp, nil, err
+		return cp, nil, 0, err
 	}
 	floors := make(map[string]int64, len(snap))
 	s.mu.Lock()
@@ -425,7 +427,9 @@ func (s *Store) retentionCheckpoint(ctx context.Context) (uint64, compaction.Kee
 	// later, once the floors are gone, must not measure MaxAge at an
 	// earlier time (a writer that read the clock before this compaction
 	// began, or a clock that went back), or dropping MaxAge would keep
-	// hidden less than this compaction removed.
+	// hidden less than this compaction removed. The compacted files
+	// carry now as their creation time, and Open starts the stamps there
+	// (a clock that went back across a restart).
 	s.lastStamp = max(s.lastStamp, now)
 	s.mu.Unlock()
 	return cp, func(r *segment.Record) bool {
@@ -437,7 +441,7 @@ func (s *Store) retentionCheckpoint(ctx context.Context) (uint64, compaction.Kee
 			return r.Position == k.sys
 		}
 		return r.Version >= k.cutoff || r.Position == k.tail
-	}, nil
+	}, now, nil
 }
 
 // unpublishFloors drops the floors of a compaction that is over: the

@@ -307,6 +307,9 @@ func (s *Store) openSegment(name string, base uint64) (*segmentFile, error) {
 	if err == nil && h.Compacted() {
 		f.compacted = true
 		f.end.Store(h.End)
+		// Its creation time is when compaction measured MaxAge: stamps
+		// go on from there, also when the clock went back since.
+		s.lastStamp = max(s.lastStamp, h.Created)
 	}
 	var pmap segment.PositionMap
 	if err == nil {
