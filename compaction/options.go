@@ -49,9 +49,9 @@ type Options struct {
 	Progress func(Progress)
 	// Created, when not zero, is the creation time Rewrite writes into
 	// the compacted file's header (unix nanoseconds); zero means the
-	// clock when it finishes. The engine passes the time it measured
-	// retention at: a reopened store stamps no record earlier (see
-	// engine.Open).
+	// clock when it finishes. The engine passes its own time, not
+	// before the one it measured retention at: a reopened store stamps
+	// no record earlier, and readers measure MaxAge no earlier.
 	Created int64
 
 	clock clock // tests replace the real clock (export_test.go)

@@ -302,8 +302,8 @@ func (s *Store) appendLocked(stream string, fp hashindex.Fingerprint, expected i
 // ageCutoff). A stream stamped ahead of the clock does not pull the
 // others' stamps along.
 func (s *Store) stampLocked(now int64, head *streamHead) int64 {
-	now = max(now, s.lastStamp)
-	s.lastStamp = now
+	now = max(now, s.lastStamp.Load())
+	s.lastStamp.Store(now)
 	return max(now, head.tailStamp)
 }
 

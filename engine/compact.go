@@ -183,11 +183,14 @@ func (s *Store) Compact(ctx context.Context, opts *CompactOptions) (rep CompactR
 	}
 
 	defer func() { rep.Duration = time.Since(start) }()
-	cp, keep, measured, err := s.retentionCheckpoint(ctx)
+	cp, keep, err := s.retentionCheckpoint(ctx)
 	if err != nil || keep == nil {
 		return rep, err // nil keep: no stream has retention, nothing is dead
 	}
-	copts.Created = measured
+	// The store's time, at or after the one retention was measured at:
+	// the files' creation time, which Open starts the store's time at.
+	// It never goes back, also across compactions after a restart.
+	copts.Created = s.lastStamp.Load()
 	defer s.unpublishFloors()
 	list := *s.segs.Load()
 	var sealed []*segmentFile
@@ -392,9 +395,8 @@ func (s *Store) swapIn(run []*segmentFile, res compaction.Result) error {
 // time, which is always safe. Its cutoffs are then published (floors),
 // under s.mu, so that a metadata change from then on keeps hidden what
 // this compaction may remove, however it loosens retention. It takes one
-// pass however busy writers are. It also returns the time the snapshot
-// measured MaxAge at.
-func (s *Store) retentionCheckpoint(ctx context.Context) (uint64, compaction.Keep, int64, error) {
+// pass however busy writers are.
+func (s *Store) retentionCheckpoint(ctx context.Context) (uint64, compaction.Keep, error) {
 	s.mu.Lock()
 	s.touched = make(map[string]struct{})
 	s.mu.Unlock()
@@ -406,12 +408,12 @@ func (s *Store) retentionCheckpoint(ctx context.Context) (uint64, compaction.Kee
 	cp, err := s.checkpointAll()
 	if err != nil {
 		stopNoting()
-		return 0, nil, 0, err
+		return 0, nil, err
 	}
 	snap, now, err := s.retentionSnapshot(ctx, cp)
 	if err != nil || snap == nil {
 		stopNoting()
-		return cp, nil, 0, err
+		return cp, nil, err
 	}
 	floors := make(map[string]int64, len(snap))
 	s.mu.Lock()
@@ -428,9 +430,9 @@ func (s *Store) retentionCheckpoint(ctx context.Context) (uint64, compaction.Kee
 	// earlier time (a writer that read the clock before this compaction
 	// began, or a clock that went back), or dropping MaxAge would keep
 	// hidden less than this compaction removed. The compacted files
-	// carry now as their creation time, and Open starts the stamps there
-	// (a clock that went back across a restart).
-	s.lastStamp = max(s.lastStamp, now)
+	// carry the store's time from here as their creation time, and Open
+	// starts the store's time there (a clock set back across a restart).
+	s.lastStamp.Store(max(s.lastStamp.Load(), now))
 	s.mu.Unlock()
 	return cp, func(r *segment.Record) bool {
 		k, ok := snap[string(r.Stream)]
@@ -441,7 +443,7 @@ func (s *Store) retentionCheckpoint(ctx context.Context) (uint64, compaction.Kee
 			return r.Position == k.sys
 		}
 		return r.Version >= k.cutoff || r.Position == k.tail
-	}, now, nil
+	}, nil
 }
 
 // unpublishFloors drops the floors of a compaction that is over: the

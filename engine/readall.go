@@ -26,7 +26,7 @@ func (s *Store) ReadAll(from uint64) iter.Seq2[RecordedEvent, error] {
 // nil f). Positions of the events returned resume the read as usual.
 func (s *Store) ReadAllFiltered(from uint64, f *Filter) iter.Seq2[RecordedEvent, error] {
 	return func(yield func(RecordedEvent, error) bool) {
-		lr := logReader{s: s, view: readView{s: s}, filter: f, meta: metaView{t: &s.meta}}
+		lr := logReader{s: s, view: readView{s: s}, filter: f, meta: metaView{s: s, t: &s.meta}}
 		defer lr.view.close()
 		if err := lr.start(from); err != nil {
 			yield(RecordedEvent{}, err)

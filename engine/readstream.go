@@ -196,7 +196,7 @@ func (sr *streamReader) startAt(snapshot uint64) (top segment.Record, found, ove
 		// segment on: the search pins it, forward keeps it.
 		sr.topSeg = sr.view.last
 		if sr.hasMeta {
-			sr.now = stampClock()
+			sr.now = s.readNow()
 			// top's segment stays held while the search seeks.
 			sr.view.pin = sr.topSeg
 			defer func() { sr.view.pin = nil }()

@@ -15,6 +15,14 @@ import (
 // nanoseconds; a variable so that tests can move time.
 var stampClock = func() int64 { return time.Now().UnixNano() }
 
+// readNow is the time readers measure MaxAge at: the clock, but not
+// before the store's time (Store.lastStamp). A clock that went back then
+// shows again at most what expired since the newest stamp; never what a
+// compaction removed, which would leave reads of one stream disagreeing
+// (a forward read stops at the removed record, the older ones it left in
+// other segments would show).
+func (s *Store) readNow() int64 { return max(stampClock(), s.lastStamp.Load()) }
+
 // streamMeta is what readers need of a stream that has system records:
 // its retention, whether it is tombstoned, and its newest event version
 // (for MaxCount). Streams without system records (almost all) have none
@@ -193,6 +201,7 @@ func (t *metaTable) setLast(stream string, last int64) {
 // logReader.retained), never held while the log is read or a Filter's
 // Match (the caller's code) runs.
 type metaView struct {
+	s      *Store // for the time (readNow)
 	t      *metaTable
 	locked bool
 	now    int64
@@ -204,7 +213,7 @@ func (v *metaView) lock() {
 	if v.t.n.Load() > 0 {
 		v.t.mu.RLock()
 		v.locked = true
-		v.now = stampClock()
+		v.now = v.s.readNow()
 	}
 }
 

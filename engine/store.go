@@ -93,10 +93,14 @@ type Store struct {
 	// retentionCheckpoint).
 	touched map[string]struct{}
 	floors  map[string]int64
-	// lastStamp is the newest record timestamp given since Open: stamps
-	// never go back, so that MaxAge hides a prefix of every stream (see
-	// ageCutoff); stampLocked also keeps a stream's order across reopens.
-	lastStamp int64
+	// lastStamp is the store's time: the newest clock reading a record
+	// was stamped with since Open, or a compaction measured MaxAge at
+	// (since Open, or the newest compacted file's). Stamps never go
+	// back, so that MaxAge hides a prefix of every stream (see
+	// ageCutoff), and readers measure MaxAge no earlier (readNow).
+	// Written under mu; stampLocked also keeps a stream's order across
+	// reopens.
+	lastStamp atomic.Int64
 
 	// syncMu serialises msync calls and guards synced and writing.
 	syncMu sync.Mutex
@@ -309,7 +313,7 @@ func (s *Store) openSegment(name string, base uint64) (*segmentFile, error) {
 		f.end.Store(h.End)
 		// Its creation time is when compaction measured MaxAge: stamps
 		// go on from there, also when the clock went back since.
-		s.lastStamp = max(s.lastStamp, h.Created)
+		s.lastStamp.Store(max(s.lastStamp.Load(), h.Created))
 	}
 	var pmap segment.PositionMap
 	if err == nil {

@@ -32,7 +32,7 @@ func (s *Store) Subscribe(ctx context.Context, from uint64, opts *SubscribeOptio
 		f = opts.Filter
 	}
 	return func(yield func(RecordedEvent, error) bool) {
-		lr := logReader{s: s, view: readView{s: s}, filter: f, meta: metaView{t: &s.meta}}
+		lr := logReader{s: s, view: readView{s: s}, filter: f, meta: metaView{s: s, t: &s.meta}}
 		defer lr.view.close()
 		waiter, stop := s.watchCommits(ctx)
 		defer stop()
