@@ -24,6 +24,9 @@ type ageModel struct {
 	// compacted is the store's time at the newest compaction that wrote
 	// a file (its creation time): Open starts the store's time there.
 	compacted int64
+	// measured is the newest time a compaction measured MaxAge at
+	// (Store.measured): readers measure no earlier.
+	measured int64
 	// agedOut counts the events checks found hidden by MaxAge alone.
 	agedOut int
 }
@@ -41,9 +44,9 @@ func (m *ageModel) stamp(stream string) int64 {
 }
 
 // expired reports whether MaxAge hides version v of stream now: readers
-// measure at the clock, but not before the store's newest stamp (readNow).
+// measure at the clock, but not before a compaction measured (readNow).
 func (m *ageModel) expired(stream string, v int64) bool {
-	return m.expiredAt(stream, v, max(*m.clock, m.last))
+	return m.expiredAt(stream, v, max(*m.clock, m.measured))
 }
 
 func (m *ageModel) expiredAt(stream string, v, now int64) bool {
@@ -167,8 +170,9 @@ func runAgeModel(t *testing.T, seed uint64, ops int) {
 			}
 			if len(m.meta) > 0 { // some stream has retention: it measured
 				m.last = max(m.last, clock)
+				m.measured = max(m.measured, clock)
 				if rep.Files > 0 {
-					m.compacted = m.last // the files' creation time
+					m.compacted = m.measured // the files' creation time
 				}
 			}
 			dropped += rep.Dropped
@@ -180,12 +184,12 @@ func runAgeModel(t *testing.T, seed uint64, ops int) {
 			if !s.Recovered().Clean {
 				fail("reopen after Close was not clean: %+v", s.Recovered())
 			}
-			written, changed, m.last = false, true, m.compacted
+			written, changed, m.last, m.measured = false, true, m.compacted, m.compacted
 		case p < 100:
 			what += " crash"
 			s.crashForTest()
 			s = openT(t, dir, opts)
-			written, changed, m.last = false, true, m.compacted
+			written, changed, m.last, m.measured = false, true, m.compacted, m.compacted
 		}
 		if changed {
 			// Every read kind of one stream, and the log from a random place.

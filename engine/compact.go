@@ -187,10 +187,12 @@ func (s *Store) Compact(ctx context.Context, opts *CompactOptions) (rep CompactR
 	if err != nil || keep == nil {
 		return rep, err // nil keep: no stream has retention, nothing is dead
 	}
-	// The store's time, at or after the one retention was measured at:
-	// the files' creation time, which Open starts the store's time at.
-	// It never goes back, also across compactions after a restart.
-	copts.Created = s.lastStamp.Load()
+	// The newest time a compaction measured retention at (this one's or
+	// later): the files' creation time, which Open starts the stamps and
+	// readers' time at. It never goes back, also across compactions
+	// after a restart; appends' stamps (one clock reading far ahead) do
+	// not move it.
+	copts.Created = s.measured.Load()
 	defer s.unpublishFloors()
 	list := *s.segs.Load()
 	var sealed []*segmentFile
@@ -433,6 +435,7 @@ func (s *Store) retentionCheckpoint(ctx context.Context) (uint64, compaction.Kee
 	// carry the store's time from here as their creation time, and Open
 	// starts the store's time there (a clock set back across a restart).
 	s.lastStamp.Store(max(s.lastStamp.Load(), now))
+	s.measured.Store(max(s.measured.Load(), now))
 	s.mu.Unlock()
 	return cp, func(r *segment.Record) bool {
 		k, ok := snap[string(r.Stream)]

@@ -16,12 +16,13 @@ import (
 var stampClock = func() int64 { return time.Now().UnixNano() }
 
 // readNow is the time readers measure MaxAge at: the clock, but not
-// before the store's time (Store.lastStamp). A clock that went back then
-// shows again at most what expired since the newest stamp; never what a
-// compaction removed, which would leave reads of one stream disagreeing
-// (a forward read stops at the removed record, the older ones it left in
-// other segments would show).
-func (s *Store) readNow() int64 { return max(stampClock(), s.lastStamp.Load()) }
+// before the newest time a compaction measured MaxAge at (Store.measured).
+// A clock that went back then never shows again what a compaction removed,
+// which would leave reads of one stream disagreeing (a forward read stops
+// at the removed record, the older ones it left in other segments would
+// show). Appends' stamps do not move it: one clock reading far ahead would
+// otherwise make every stream's readers measure MaxAge there.
+func (s *Store) readNow() int64 { return max(stampClock(), s.measured.Load()) }
 
 // streamMeta is what readers need of a stream that has system records:
 // its retention, whether it is tombstoned, and its newest event version

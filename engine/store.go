@@ -97,10 +97,18 @@ type Store struct {
 	// was stamped with since Open, or a compaction measured MaxAge at
 	// (since Open, or the newest compacted file's). Stamps never go
 	// back, so that MaxAge hides a prefix of every stream (see
-	// ageCutoff), and readers measure MaxAge no earlier (readNow).
+	// ageCutoff). Readers measure MaxAge no earlier than measured
+	// (readNow), not this.
 	// Written under mu; stampLocked also keeps a stream's order across
 	// reopens.
 	lastStamp atomic.Int64
+	// measured is the newest time a compaction measured MaxAge at (since
+	// Open, or the newest compacted file's creation time): readers never
+	// measure MaxAge earlier (readNow), so that they never show again what
+	// a compaction removed. Unlike lastStamp, appends do not move it: one
+	// clock reading far in the future must not make readers of every
+	// stream measure MaxAge there.
+	measured atomic.Int64
 
 	// syncMu serialises msync calls and guards synced and writing.
 	syncMu sync.Mutex
@@ -314,6 +322,7 @@ func (s *Store) openSegment(name string, base uint64) (*segmentFile, error) {
 		// Its creation time is when compaction measured MaxAge: stamps
 		// go on from there, also when the clock went back since.
 		s.lastStamp.Store(max(s.lastStamp.Load(), h.Created))
+		s.measured.Store(max(s.measured.Load(), h.Created))
 	}
 	var pmap segment.PositionMap
 	if err == nil {
