@@ -23,6 +23,9 @@ type streamHead struct {
 	slot            hashindex.Slot // where the index holds the stream, when known
 	hasMeta         bool           // the stream has system records; meta is valid
 	meta            streamMeta     // its retention, as of this head
+	// fresh: neither the index nor a pending append holds the stream, so
+	// writing it takes an index slot (see roomForLocked).
+	fresh bool
 }
 
 var noStreamHead = streamHead{version: -1, tail: segment.NoPosition, tailSkip: segment.NoPosition}
@@ -237,6 +240,9 @@ func (s *Store) appendLocked(stream string, fp hashindex.Fingerprint, expected i
 		}
 	}
 
+	if err := s.roomForLocked(&head); err != nil {
+		return AppendResult{}, 0, err
+	}
 	w, err := s.reserveLocked(size)
 	if err != nil {
 		return AppendResult{}, 0, err
@@ -462,13 +468,19 @@ func (s *Store) applyUpdate(v *readView, u *indexUpdate) error {
 // first, then the index and the metadata table.
 func (s *Store) headLocked(stream string, fp hashindex.Fingerprint) (streamHead, error) {
 	if h, ok := s.pending[stream]; ok {
+		h.fresh = false // its slot is counted among the pending ones
 		return h, nil
 	}
 	src := writerSource{s}
 	r := &s.scan
 	e, slot, found, err := s.index.LookupSlot(fp, matchStream(src, stream, r))
-	if err != nil || !found {
+	if err != nil {
 		return noStreamHead, indexErr(err)
+	}
+	if !found {
+		h := noStreamHead
+		h.fresh = true
+		return h, nil
 	}
 	head := noStreamHead
 	if e.Version >= 0 {

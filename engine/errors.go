@@ -47,6 +47,13 @@ var (
 	// than MaxEventsPerAppend.
 	ErrTooManyEvents = errors.New("spool: wrong number of events in one append")
 
+	// ErrTooManyStreams is returned by an append, SetStreamMetadata,
+	// DeleteStream or TombstoneStream that would create a stream while the
+	// index holds as many as this platform maps (hashindex.StreamLimit:
+	// about 12.6 million on 32-bit, no practical limit on 64-bit). Nothing
+	// was written, and the store stays usable: its streams take appends.
+	ErrTooManyStreams = errors.New("spool: too many streams for this platform's index")
+
 	// ErrInvalidExpectedVersion is returned for an expected version that is
 	// neither a version (>= 0) nor one of Any, NoStream, StreamExists.
 	ErrInvalidExpectedVersion = errors.New("spool: invalid expected version")

@@ -157,6 +157,9 @@ func (s *Store) systemLocked(stream string, fp hashindex.Fingerprint, expected i
 	case segment.FlagTombstone:
 		typ = typeTombstone
 	}
+	if err := s.roomForLocked(&head); err != nil {
+		return 0, err
+	}
 	data := encodeMetadata(md)
 	size := int64(segment.EncodedLen(len(stream), len(typ), 0, len(data)))
 	w, err := s.reserveLocked(size)

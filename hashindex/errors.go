@@ -18,6 +18,13 @@ var (
 	// invariants, or when Validate finds the header count disagreeing with
 	// the slots.
 	ErrCorrupt = errors.New("hashindex: corrupt index")
+
+	// ErrFull is returned (wrapped) by Put for a new stream when the table
+	// would have to grow past MaxSlots, the largest this platform maps (at
+	// StreamLimit streams), by SlotsFor for more streams than that, and by
+	// Create asked for more slots. Nothing was written: the index still
+	// holds what it held, and Puts of its streams still work.
+	ErrFull = errors.New("hashindex: index full: the largest table this platform maps holds no more streams")
 )
 
 // CorruptionError locates a damaged byte range of an index file.

@@ -27,9 +27,6 @@ const (
 	// byteOrderTag is stored little-endian; a writer that stored it in
 	// big-endian native order leaves 04 03 02 01 when read back here.
 	byteOrderTag = 0x01020304
-	// maxSlots keeps HeaderSize+slots*SlotSize far from overflowing int64;
-	// the mapping limit of the platform is much lower anyway.
-	maxSlots = 1 << 56
 )
 
 // Header field offsets.
@@ -77,7 +74,7 @@ func fileSize(n uint64) int64 { return HeaderSize + int64(n)*SlotSize }
 // roundSlots rounds a requested slot count up to a power of two >= MinSlots.
 func roundSlots(n uint64) (uint64, error) {
 	if n > maxSlots {
-		return 0, fmt.Errorf("hashindex: %d slots is more than the %d supported", n, uint64(maxSlots))
+		return 0, fmt.Errorf("%w: %d slots asked for, the largest table here has %d", ErrFull, n, maxSlots)
 	}
 	if n <= MinSlots {
 		return MinSlots, nil
@@ -142,8 +139,8 @@ func decodeHeader(b []byte) (header, string) {
 		lastLen:    le.Uint32(b[hLastLen:]),
 		clean:      clean == 1,
 	}
-	if h.slots < MinSlots || h.slots > maxSlots || h.slots&(h.slots-1) != 0 {
-		return header{}, fmt.Sprintf("slot count %d is not a power of two in [%d, %d]", h.slots, MinSlots, uint64(maxSlots))
+	if h.slots < MinSlots || h.slots > formatMaxSlots || h.slots&(h.slots-1) != 0 {
+		return header{}, fmt.Sprintf("slot count %d is not a power of two in [%d, %d]", h.slots, MinSlots, uint64(formatMaxSlots))
 	}
 	// Compare in slots, not bytes, so nothing here can overflow.
 	body := uint64(len(b) - HeaderSize)

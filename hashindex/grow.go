@@ -35,7 +35,7 @@ func (ix *Index) grow(old *table) (*table, error) {
 	}
 	n := old.slots * 2
 	if n > maxSlots {
-		return nil, fmt.Errorf("hashindex: grow %s: %d slots is more than the %d supported", ix.name, n, uint64(maxSlots))
+		return nil, fmt.Errorf("%w: grow %s: its %d streams are the most this platform holds (%d slots)", ErrFull, ix.name, ix.count.Load(), old.slots)
 	}
 	tmp := ix.name + growSuffix
 	ix.prepMu.Lock()

@@ -179,6 +179,12 @@ func Open(fs mmapfile.FS, name string) (*Index, error) {
 	if reason != "" {
 		return nil, invalid(name, "%s", reason)
 	}
+	if h.slots > maxSlots {
+		// Made on a 64-bit machine: this one could not grow it, nor map
+		// the next size. A rebuild sizes a table for the streams the
+		// log holds, which may still fit (see SlotsFor).
+		return nil, invalid(name, "%d slots, the largest table here has %d", h.slots, maxSlots)
+	}
 	ok = true
 	return newIndex(fs, name, f, h), nil
 }

@@ -425,7 +425,10 @@ func zeroTail(f mmapfile.File, off, lo, hi int64) (int64, error) {
 
 // buildIndex creates the index and records each stream's head in it.
 func buildIndex(fs mmapfile.FS, segs []Segment, name string, minSlots uint64, heads map[string]*streamChain, end uint64, lastLen uint32) (*hashindex.Index, error) {
-	slots := max(minSlots, uint64(len(heads))*2)
+	slots, err := hashindex.SlotsFor(uint64(len(heads)), minSlots)
+	if err != nil {
+		return nil, fmt.Errorf("recovery: rebuild index %s: %w", name, err)
+	}
 	ix, err := hashindex.Create(fs, name, slots)
 	if err != nil {
 		return nil, err
