@@ -102,8 +102,9 @@ func (r *VerifyReport) OK() bool { return len(r.Problems) == 0 && r.MoreProblems
 // Damage does not stop the scan: the problem is recorded and the scan
 // resumes at the next record that verifies in place. Chains leading into
 // unreadable bytes are not reported again. The returned error is for
-// failures to check at all (no store, locked, unreadable directory); damage
-// goes into the report.
+// failures to check at all (no store, locked, unreadable directory, a file
+// the operating system would not open or map, such as EMFILE or ENOMEM:
+// see osRefused); damage goes into the report.
 func Verify(dir string, opts *VerifyOptions) (VerifyReport, error) {
 	var o VerifyOptions
 	if opts != nil {
@@ -126,17 +127,34 @@ func Verify(dir string, opts *VerifyOptions) (VerifyReport, error) {
 		return VerifyReport{}, err
 	}
 	defer lock.Close()
-	ro := readOnlyFS{fsys}
-	v := &verifier{opts: o, fsys: ro, heads: make(map[hashindex.Fingerprint]chainHead)}
-	defer v.close()
-	if err := v.openSegments(ro, names); err != nil {
-		return v.rep, fmt.Errorf("recovery: verify %s: %w", dir, err)
+	rep, err := verifyStore(readOnlyFS{fsys}, names, o)
+	if err != nil {
+		return rep, fmt.Errorf("recovery: verify %s: %w", dir, err)
 	}
-	v.guard(o.IndexName, func() error { v.openIndex(ro); return nil })
-	v.scanLog()
-	v.guard("", func() error { v.checkGaps(); return nil })
+	return rep, nil
+}
+
+// verifyStore is Verify of the locked store in fsys, whose segments are
+// names, with o complete.
+func verifyStore(fsys mmapfile.FS, names []segName, o VerifyOptions) (VerifyReport, error) {
+	v := &verifier{opts: o, fsys: fsys, heads: make(map[hashindex.Fingerprint]chainHead)}
+	defer v.close()
+	if err := v.openSegments(fsys, names); err != nil {
+		return v.rep, err
+	}
+	// After a refusal (v.err) the checks that follow would judge the
+	// store by a part of it, and report damage that is not there.
+	for _, check := range []func(){
+		func() { v.guard(o.IndexName, func() error { v.openIndex(fsys); return nil }) },
+		v.scanLog,
+		func() { v.guard("", func() error { v.checkGaps(); return nil }) },
+		func() { v.guard(o.IndexName, func() error { v.checkIndex(); return nil }) },
+	} {
+		if check(); v.err != nil {
+			return v.rep, v.err
+		}
+	}
 	v.rep.Streams = len(v.heads)
-	v.guard(o.IndexName, func() error { v.checkIndex(); return nil })
 	if o.Progress != nil {
 		o.Progress(v.total, v.total)
 	}
@@ -169,6 +187,10 @@ type verifier struct {
 	clock       uint64
 
 	total, segDone, reported, step int64 // progress
+
+	// err is the first failure that is not the store's (see osRefused):
+	// Verify returns it.
+	err error
 }
 
 // vseg is one segment file. file and data are set while it is mapped
@@ -293,6 +315,9 @@ func (v *verifier) openSegments(fsys mmapfile.FS, names []segName) error {
 	for i, n := range names {
 		s := vseg{name: n.name, base: n.base}
 		f, err := fsys.Open(n.name)
+		if err != nil && osRefused(err) {
+			return fmt.Errorf("cannot open %s: %w", n.name, err)
+		}
 		if err != nil {
 			v.corrupt(n.name, 0, "cannot map the segment: %v", err)
 		} else {
@@ -367,7 +392,11 @@ func (v *verifier) isLost(pos uint64) bool {
 // where the segment holds no record: compaction removed it.
 func (v *verifier) compactedAway(pos uint64) bool {
 	if s, ok := v.segmentOf(pos); ok && s.compacted && pos < s.end {
-		if _, err := v.mapSegment(s); err == nil {
+		if _, err := v.mapSegment(s); err != nil {
+			if osRefused(err) {
+				v.refused(s.name, err)
+			}
+		} else {
 			if _, found := s.pmap.Find(pos); !found {
 				return true
 			}
@@ -408,6 +437,9 @@ func (v *verifier) locate(pos uint64) (*vseg, int64, bool) {
 		return nil, 0, false
 	}
 	if _, err := v.mapSegment(s); err != nil {
+		if osRefused(err) {
+			v.refused(s.name, err)
+		}
 		return nil, 0, false
 	}
 	if s.compacted {

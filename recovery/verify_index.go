@@ -26,6 +26,9 @@ func (v *verifier) openIndex(fsys mmapfile.FS) {
 	case errors.Is(err, os.ErrNotExist):
 		v.note("no index file: the next Open builds it from the log")
 		return
+	case osRefused(err):
+		v.refused(name, err)
+		return
 	case err != nil:
 		// Derived data, rebuilt by the next Open, but damage on the disk
 		// all the same.

@@ -25,6 +25,9 @@ func (v *verifier) scanLog() {
 	prevReported := false
 	for i := range v.segs {
 		s := &v.segs[i]
+		if v.err != nil {
+			return // see verifyStore
+		}
 		if !s.usable {
 			prev = -1 // its range is lost; continuity around it is moot
 			v.segDone += s.size
@@ -34,6 +37,10 @@ func (v *verifier) scanLog() {
 			v.checkContinuity(&v.segs[prev], prevEnd, prevEndOff, prevReported, s, i > lastUsed)
 		}
 		if _, err := v.mapSegment(s); err != nil {
+			if osRefused(err) {
+				v.refused(s.name, err)
+				return
+			}
 			if ce := (*segment.CorruptionError)(nil); errors.As(err, &ce) {
 				v.problem(err) // a compacted segment's position map: named and located
 			} else {
