@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spooldb/spool/hashindex"
 	"github.com/spooldb/spool/mmapfile"
 	"github.com/spooldb/spool/mmapfile/simfs"
 	"github.com/spooldb/spool/segment"
@@ -233,6 +234,53 @@ func TestFaultDuringOpenReleasesFiles(t *testing.T) {
 				t.Fatalf("%d mapped files still open after 3 failed Opens", n)
 			}
 		})
+	}
+}
+
+// faultAfterRenameFS makes the slot page of the index file unreadable as
+// soon as a new one is renamed into place: Rebuild's Puts into it fault.
+type faultAfterRenameFS struct {
+	*fileCountingFS
+	sim *simfs.FS
+}
+
+func (f faultAfterRenameFS) Rename(oldName, newName string) error {
+	if err := f.fileCountingFS.Rename(oldName, newName); err != nil {
+		return err
+	}
+	if newName != indexName {
+		return nil
+	}
+	return f.sim.FaultPage(newName, hashindex.HeaderSize) // the first slots' page
+}
+
+// TestFaultRebuildingIndexReleasesIt: an Open that rebuilds the index
+// and faults filling the new file closes it. It stayed mapped, one index
+// file per failed Open. (The fault here stands for a page of the new file
+// the device cannot give back.)
+func TestFaultRebuildingIndexReleasesIt(t *testing.T) {
+	if !simfs.FaultsAttributed() {
+		t.Skip("this machine does not report fault addresses (qemu-user for arm)")
+	}
+	sim := simfs.New(simfs.Config{Seed: 1, Faultable: true})
+	cfs := newFileCountingFS(sim)
+	o := &Options{Storage: cfs, SegmentSize: 64 << 10, IndexSlots: 16}
+	s := openT(t, "d", o)
+	for i := range 30 {
+		appendT(t, s, fmt.Sprintf("s%d", i%3), Any, ev("x"))
+	}
+	closeT(t, s)
+	o.Storage = faultAfterRenameFS{cfs, sim}
+	for range 3 {
+		if err := sim.Remove(indexName); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Open("d", o); !errors.Is(err, mmapfile.ErrFault) {
+			t.Fatalf("Open rebuilding into a faulting index: %v, want ErrFault", err)
+		}
+	}
+	if n := cfs.open.Load(); n != 0 {
+		t.Fatalf("%d mapped files still open after 3 failed Opens", n)
 	}
 }
 

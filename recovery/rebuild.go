@@ -433,19 +433,27 @@ func buildIndex(fs mmapfile.FS, segs []Segment, name string, minSlots uint64, he
 	if err != nil {
 		return nil, err
 	}
+	ok := false
+	defer func() {
+		// Deferred, so that a fault panic (a page of the new file, or of
+		// a segment a fingerprint collision reads) unwinding to the
+		// caller's Guard closes the new file too.
+		if !ok {
+			_ = ix.Close()
+		}
+	}()
 	var r segment.Record
 	for stream, c := range heads {
 		if err := ix.Put(hashindex.FingerprintString(stream), c.entry(), streamAt(segs, stream, &r)); err != nil {
-			_ = ix.Close()
 			return nil, err
 		}
 	}
 	// The index now describes the log exactly through end, so it is as
 	// good as after a clean close; the first change marks it dirty again.
 	if err := ix.Flush(end, lastLen, true); err != nil {
-		_ = ix.Close()
 		return nil, err
 	}
+	ok = true
 	return ix, nil
 }
 
